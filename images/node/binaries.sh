@@ -15,26 +15,29 @@ work="${BATON_CACHE}/k8s/${KUBERNETES_VERSION}/src"
 rm -rf "${K8S_BIN}" "${work}"
 mkdir -p "${K8S_BIN}" "${work}"
 
-# k8s.io/kubernetes replaces its staging modules with local directories that
-# do not exist in the module download. A small wrapper module requires it and
-# points every staging module at the published copy of the same release
-# (v1.35.4 -> v0.35.4) instead.
-log "resolving k8s.io/kubernetes@${KUBERNETES_VERSION}"
-gomod=$(go mod download -json "k8s.io/kubernetes@${KUBERNETES_VERSION}" | jq -r .GoMod)
-staging="v0.${KUBERNETES_VERSION#v1.}"
-{
-  echo "module baton.local/k8sbuild"
-  echo
-  grep -m1 '^go ' "${gomod}"
-  echo
-  echo "require k8s.io/kubernetes ${KUBERNETES_VERSION}"
-  echo
-  echo "replace ("
-  sed -nE 's#^[[:space:]]*(k8s\.io/[a-z0-9-]+) => \./staging/.*#\t\1 => \1 '"${staging}"'#p' "${gomod}"
-  echo ")"
-} >"${work}/go.mod"
-# Keep the godebug settings Kubernetes builds with.
-grep -E '^godebug' "${gomod}" >>"${work}/go.mod" || true
+# wrapper_module DIR MODULE VERSION SIBLING_VERSION writes, in DIR, a module
+# that requires MODULE@VERSION. Kubernetes and etcd replace their sibling
+# modules with relative paths that do not exist in a module download (which
+# is why `go install MODULE@VERSION` refuses them); the wrapper points each at
+# the published copy of the same release instead (k8s.io/api v0.35.4 for
+# Kubernetes v1.35.4, go.etcd.io/etcd/api/v3 v3.6.5 for etcd v3.6.5).
+wrapper_module() {
+  local dir=$1 module=$2 version=$3 sibling_version=$4 gomod
+  gomod=$(go mod download -json "${module}@${version}" | jq -r .GoMod)
+  mkdir -p "${dir}"
+  {
+    echo "module baton.local/build/$(basename "${dir}")"
+    echo
+    grep -m1 '^go ' "${gomod}"
+    grep -E '^godebug' "${gomod}" || true
+    echo
+    echo "require ${module} ${version}"
+    echo
+    echo "replace ("
+    sed -nE '/FORBIDDEN/d; s#^[[:space:]]*(replace[[:space:]]+)?([^[:space:]]+) => \.\.?/.*#\t\2 => \2 '"${sibling_version}"'#p' "${gomod}"
+    echo ")"
+  } >"${dir}/go.mod"
+}
 
 major=${KUBERNETES_VERSION#v}; major=${major%%.*}
 minor=${KUBERNETES_VERSION#v*.}; minor=${minor%%.*}
@@ -50,8 +53,9 @@ ldflags="-s -w \
 
 components=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
 log "compiling ${components[*]} (cold: ~7 min on 2 cores)"
+wrapper_module "${work}/kubernetes" k8s.io/kubernetes "${KUBERNETES_VERSION}" "v0.${KUBERNETES_VERSION#v1.}"
 (
-  cd "${work}"
+  cd "${work}/kubernetes"
   pkgs=()
   for c in "${components[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/${c}"); done
   GOFLAGS="${GOFLAGS} -mod=mod" timed "kubernetes" go build -ldflags "${ldflags}" -o "${K8S_BIN}/" "${pkgs[@]}"
@@ -63,12 +67,17 @@ install_bin() { # module@version name-after-install final-name
   GOBIN="${work}/gobin" timed "$3" go install -ldflags "-s -w" "$1"
   mv "${work}/gobin/$2" "${K8S_BIN}/$3"
 }
-install_bin "go.etcd.io/etcd/server/v3@${ETCD_MODULE_VERSION}" server etcd
 install_bin "github.com/coredns/coredns@${COREDNS_VERSION}" coredns coredns
 install_bin "sigs.k8s.io/cri-tools/cmd/crictl@${CRICTL_VERSION}" crictl crictl
 install_bin "github.com/rancher/local-path-provisioner@${LOCAL_PATH_PROVISIONER_VERSION}" local-path-provisioner local-path-provisioner
 
+wrapper_module "${work}/etcd" go.etcd.io/etcd/server/v3 "${ETCD_MODULE_VERSION}" "${ETCD_MODULE_VERSION}"
+(cd "${work}/etcd" && GOFLAGS="${GOFLAGS} -mod=mod" timed etcd go build -ldflags "-s -w" -o "${K8S_BIN}/etcd" go.etcd.io/etcd/server/v3)
+
 "${K8S_BIN}/kubeadm" version -o short | grep -qx "${KUBERNETES_VERSION}" \
-  || die "kubeadm reports $("${K8S_BIN}/kubeadm" version -o short), want ${KUBERNETES_VERSION}"
+  || die "kubeadm reports $(wrapper_module "${work}/etcd" go.etcd.io/etcd/server/v3 "${ETCD_MODULE_VERSION}" "${ETCD_MODULE_VERSION}"
+(cd "${work}/etcd" && GOFLAGS="${GOFLAGS} -mod=mod" timed etcd go build -ldflags "-s -w" -o "${K8S_BIN}/etcd" go.etcd.io/etcd/server/v3)
+
+"${K8S_BIN}/kubeadm" version -o short), want ${KUBERNETES_VERSION}"
 stage_done "${K8S_BIN}" "${hash}"
 log "binaries ready in ${K8S_BIN}"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds Baton's own images without Docker (imgtool, go-containerregistry)
+# as docker-archive tarballs in _output/images/, and loads them into the
+# local kind cluster when it exists (IMAGES_LOAD=0 to skip).
+#
+#   baton.local/runner:${IMAGE_TAG}     the generic phase runner (static, scratch)
+#   baton.local/e2e-tools:${IMAGE_TAG}  busybox, for e2e tests of the cluster
+source "$(dirname "$0")/../e2e/cluster/lib.sh"
+IMAGE_TAG="${IMAGE_TAG:-dev}"
+RUNNER_IMAGE="${RUNNER_IMAGE:-baton.local/runner:${IMAGE_TAG}}"
+E2E_TOOLS_IMAGE="${E2E_TOOLS_IMAGE:-baton.local/e2e-tools:${IMAGE_TAG}}"
+out="${REPO_ROOT}/_output"
+mkdir -p "${out}/bin" "${out}/images"
+
+version=$(git -C "${REPO_ROOT}" describe --tags --always --dirty 2>/dev/null || echo dev)
+log "building binaries (${version})"
+(cd "${REPO_ROOT}" && go build -ldflags "-s -w -X github.com/batonhq/baton/internal/version.Version=${version}" \
+  -o "${out}/bin/" ./cmd/runner ./images/imgtool)
+imgtool="${out}/bin/imgtool"
+
+"${imgtool}" build --tag "${RUNNER_IMAGE}" --out "${out}/images/runner.tar" \
+  --file "${out}/bin/runner=/usr/local/bin/baton-runner" \
+  --file /etc/ssl/certs/ca-certificates.crt=/etc/ssl/certs/ca-certificates.crt \
+  --entrypoint /usr/local/bin/baton-runner --user 65532:65532 \
+  --label org.opencontainers.image.version="${version}"
+
+bash "${REPO_ROOT}/images/node/rootfs.sh" busybox
+"${imgtool}" build --tag "${E2E_TOOLS_IMAGE}" --out "${out}/images/e2e-tools.tar" \
+  --layer-dir "${BATON_CACHE}/rootfs/busybox" --env PATH=/bin
+
+log "images written to ${out}/images: ${RUNNER_IMAGE} ${E2E_TOOLS_IMAGE}"
+if [[ "${IMAGES_LOAD:-1}" == 1 ]] && kind get clusters 2>/dev/null | grep -qx "${CLUSTER_NAME}"; then
+  for archive in "${out}"/images/*.tar; do
+    kind load image-archive --name "${CLUSTER_NAME}" "${archive}" >/dev/null
+  done
+  log "images loaded into kind cluster ${CLUSTER_NAME}"
+fi
