@@ -54,7 +54,7 @@ test-integration: envtest-assets ## Integration tests against a real kube-apiser
 e2e: ## e2e suite against $$KUBECONFIG (default: the local cluster); images must be in the cluster
 	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" \
 	BATON_RUNNER_IMAGE=baton.local/runner:$(IMAGE_TAG) BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
-		go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 20m -v ./e2e/...
+		go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 20m -v ./e2e
 
 .PHONY: cluster-up cluster-down
 cluster-up: ## Create (or reuse) the local kind cluster, building the node image if needed

@@ -135,7 +135,7 @@ trap 'kill "$(cat "${work}/containerd.pid")" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [[ -S "${work}/containerd.sock" ]] && break; sleep 0.1; done
 for tarball in "${work}"/images/*.tar; do
   ctr --address "${work}/containerd.sock" -n k8s.io images import --label=io.cri-containerd.pinned=pinned \
-    --all-platforms --no-unpack --digests "${tarball}" >/dev/null
+    --all-platforms --no-unpack "${tarball}" >/dev/null
 done
 ctr --address "${work}/containerd.sock" -n k8s.io images ls -q | sed 's/^/  preloaded /' >&2
 kill "$(cat "${work}/containerd.pid")"
@@ -145,7 +145,7 @@ trap - EXIT
 log "importing ${image} into Docker"
 tar -C "${rootfs}" -c . | docker import \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
-  --change 'ENV container=docker' --change 'STOPSIGNAL SIGRTMIN+3' \
+  --change 'ENV container=docker' \
   --change "LABEL dev.baton.recipe=${hash}" - "${image}" >/dev/null
 rm -rf "${work}"
 log "node image ${image} ready (recipe ${hash})"
