@@ -34,7 +34,9 @@ lint: vet ## gofmt check + vet + shell syntax
 	@for f in $$(git ls-files '*.sh' .ci/run); do bash -n "$$f"; done
 
 .PHONY: test
-test: lint test-unit test-integration cluster-up images ## Everything: unit, integration, e2e on the local kind cluster
+# cluster-up comes before test-integration: it compiles the binaries both
+# need while debootstrap runs beside the compile.
+test: lint test-unit cluster-up test-integration images ## Everything: unit, integration, e2e on the local kind cluster
 	$(MAKE) e2e E2E_KUBECONFIG=$(LOCAL_KUBECONFIG)
 
 .PHONY: test-unit

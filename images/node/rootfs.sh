@@ -56,7 +56,10 @@ busybox_tree() {
   fi
   rm -rf "${dir}" "${dir}.deb"
   mkdir -p "${dir}.deb" "${dir}/bin"
-  (cd "${dir}.deb" && apt-get download -qq busybox-static >/dev/null 2>&1)
+  # apt's package lists may be missing on a fresh machine: fetch them once.
+  (cd "${dir}.deb" && { apt-get download -qq busybox-static >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get download -qq busybox-static >/dev/null 2>&1; }; }) \
+    || die "apt-get download busybox-static failed"
   dpkg-deb -x "${dir}.deb"/busybox-static_*.deb "${dir}.deb/x"
   cp "${dir}.deb/x/bin/busybox" "${dir}/bin/busybox"
   rm -rf "${dir}.deb"
