@@ -1,0 +1,309 @@
+// Package dispatcher turns one phase of one action of an ActionSet into the
+// batch/v1 Job that runs it. It is pure: no client, no clock, no randomness;
+// the same input always yields the same Job, which is what makes Job names
+// safe to re-derive after a controller restart.
+//
+// Labels on every Job and its pods (documented in docs/architecture.md):
+//
+//	baton.dev/actionset      the ActionSet's name
+//	baton.dev/actionset-uid  its UID (owner index; survives name reuse)
+//	baton.dev/action         the action name
+//	baton.dev/phase          the phase name
+//	app.kubernetes.io/managed-by=baton, app.kubernetes.io/component=phase
+//
+// so `kubectl logs -l baton.dev/actionset=NAME` shows every phase's log.
+package dispatcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/utils/ptr"
+)
+
+// Label and annotation keys Baton puts on Jobs and pods.
+const (
+	LabelActionSet    = "baton.dev/actionset"
+	LabelActionSetUID = "baton.dev/actionset-uid"
+	LabelAction       = "baton.dev/action"
+	LabelPhase        = "baton.dev/phase"
+	LabelManagedBy    = "app.kubernetes.io/managed-by"
+	LabelComponent    = "app.kubernetes.io/component"
+
+	AnnotationFunction    = "baton.dev/function"
+	AnnotationPhaseIndex  = "baton.dev/phase-index"
+	AnnotationActionIndex = "baton.dev/action-index"
+	AnnotationDeferred    = "baton.dev/deferred"
+
+	managedByValue = "baton"
+	componentValue = "phase"
+)
+
+// Paths inside phase pods.
+const (
+	// PhaseSpecDir holds the rendered phase (and any credentials it needs),
+	// mounted from the Secret named by Phase.SpecSecret.
+	PhaseSpecDir = "/var/run/baton/phase"
+	// ToolsDir is where the runner binary is copied for phases that run in
+	// the user's own image.
+	ToolsDir = "/var/run/baton/tools"
+	// RunnerPath is the runner binary inside the runner image.
+	RunnerPath = "/usr/local/bin/baton-runner"
+
+	specVolume  = "baton-phase"
+	toolsVolume = "baton-tools"
+	// MainContainer runs the phase; its termination message carries outputs.
+	MainContainer = "phase"
+	initContainer = "baton-tools"
+	runnerUID     = 65532
+)
+
+// ownerAPIVersion and ownerKind identify ActionSets in owner references.
+const (
+	ownerAPIVersion = "baton.dev/v1alpha1"
+	ownerKind       = "ActionSet"
+)
+
+// ActionSetRef identifies the ActionSet a phase belongs to.
+type ActionSetRef struct {
+	Name, Namespace string
+	UID             types.UID
+}
+
+// UserContainer is set for functions (KubeTask) that run the user's image
+// and command rather than the runner image: the runner binary is copied into
+// the pod by an init container and wraps the user's command, so outputs are
+// still captured.
+type UserContainer struct {
+	Image   string
+	Command []string
+}
+
+// Phase is one phase run of one action.
+type Phase struct {
+	ActionSet   ActionSetRef
+	Action      string
+	ActionIndex int
+	Name        string
+	Index       int
+	// Deferred marks the action's deferPhase.
+	Deferred bool
+	Function string
+	// SpecSecret names the Secret holding the rendered phase; the controller
+	// creates it, the pod mounts it. Nothing of the phase's arguments appears
+	// in the Job itself.
+	SpecSecret string
+	// PodOverride is a strategic-merge patch applied to the pod spec
+	// (Kanister's podOverride).
+	PodOverride    map[string]any
+	PodLabels      map[string]string
+	PodAnnotations map[string]string
+	User           *UserContainer
+}
+
+// Settings are the controller-wide knobs for phase Jobs.
+type Settings struct {
+	RunnerImage     string
+	ImagePullPolicy corev1.PullPolicy
+	ServiceAccount  string
+	// BackoffLimit is how many times a failed phase pod is retried.
+	BackoffLimit int32
+	// ActiveDeadline bounds a phase's run time; zero means no bound.
+	ActiveDeadline time.Duration
+}
+
+// JobName is the deterministic name of the Job running a phase: readable
+// ActionSet, action and phase names, shortened with a hash of the phase's
+// identity when they do not fit in 63 characters.
+func JobName(p Phase) string {
+	kind := "phase"
+	if p.Deferred {
+		kind = "defer"
+	}
+	identity := []string{string(p.ActionSet.UID), p.ActionSet.Name, strconv.Itoa(p.ActionIndex), kind, strconv.Itoa(p.Index)}
+	return fitName(MaxNameLength, identity, p.ActionSet.Name, p.Action, p.Name)
+}
+
+// Selector returns the labels that select every Job and pod of an ActionSet.
+func Selector(actionSetName string) map[string]string {
+	return map[string]string{LabelActionSet: labelValue(actionSetName)}
+}
+
+func (p Phase) labels() map[string]string {
+	return map[string]string{
+		LabelActionSet:    labelValue(p.ActionSet.Name),
+		LabelActionSetUID: string(p.ActionSet.UID),
+		LabelAction:       labelValue(p.Action),
+		LabelPhase:        labelValue(p.Name),
+		LabelManagedBy:    managedByValue,
+		LabelComponent:    componentValue,
+	}
+}
+
+func (p Phase) annotations() map[string]string {
+	return map[string]string{
+		AnnotationFunction:    p.Function,
+		AnnotationActionIndex: strconv.Itoa(p.ActionIndex),
+		AnnotationPhaseIndex:  strconv.Itoa(p.Index),
+		AnnotationDeferred:    strconv.FormatBool(p.Deferred),
+	}
+}
+
+func (p Phase) validate(s Settings) error {
+	var errs []error
+	if p.ActionSet.Name == "" || p.ActionSet.Namespace == "" || p.ActionSet.UID == "" {
+		errs = append(errs, errors.New("ActionSet name, namespace and UID are required"))
+	}
+	if p.SpecSecret == "" {
+		errs = append(errs, errors.New("the phase spec Secret is required"))
+	}
+	if p.Function == "" {
+		errs = append(errs, errors.New("function is required"))
+	}
+	if s.RunnerImage == "" {
+		errs = append(errs, errors.New("runner image is required"))
+	}
+	if p.User != nil && p.User.Image == "" {
+		errs = append(errs, errors.New("the phase runs a user container but names no image"))
+	}
+	return errors.Join(errs...)
+}
+
+// Build returns the Job for a phase. Errors describe bad input (an invalid
+// podOverride, say) in words fit for the ActionSet's status.
+func Build(p Phase, s Settings) (*batchv1.Job, error) {
+	if err := p.validate(s); err != nil {
+		return nil, fmt.Errorf("phase %q of action %q: %w", p.Name, p.Action, err)
+	}
+	podSpec, err := applyPodOverride(p.podSpec(s), p.PodOverride)
+	if err != nil {
+		return nil, fmt.Errorf("phase %q of action %q: podOverride: %w", p.Name, p.Action, err)
+	}
+
+	// Users' pod labels and annotations first, Baton's on top: selection by
+	// baton.dev/* labels must keep working whatever the ActionSet says.
+	podLabels := maps.Clone(p.PodLabels)
+	if podLabels == nil {
+		podLabels = map[string]string{}
+	}
+	maps.Copy(podLabels, p.labels())
+	podAnnotations := maps.Clone(p.PodAnnotations)
+	if podAnnotations == nil {
+		podAnnotations = map[string]string{}
+	}
+	maps.Copy(podAnnotations, p.annotations())
+
+	job := &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        JobName(p),
+			Namespace:   p.ActionSet.Namespace,
+			Labels:      p.labels(),
+			Annotations: p.annotations(),
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: ownerAPIVersion, Kind: ownerKind,
+				Name: p.ActionSet.Name, UID: p.ActionSet.UID,
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr.To(s.BackoffLimit),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
+				Spec:       podSpec,
+			},
+		},
+	}
+	if s.ActiveDeadline > 0 {
+		job.Spec.ActiveDeadlineSeconds = ptr.To(int64(s.ActiveDeadline / time.Second))
+	}
+	return job, nil
+}
+
+func (p Phase) podSpec(s Settings) corev1.PodSpec {
+	spec := corev1.PodSpec{
+		RestartPolicy:      corev1.RestartPolicyNever,
+		ServiceAccountName: s.ServiceAccount,
+		// The spec Secret's files are readable by the runner's group only.
+		SecurityContext: &corev1.PodSecurityContext{FSGroup: ptr.To[int64](runnerUID)},
+		Volumes: []corev1.Volume{{
+			Name: specVolume,
+			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: p.SpecSecret, DefaultMode: ptr.To[int32](0o440),
+			}},
+		}},
+	}
+	specMount := corev1.VolumeMount{Name: specVolume, MountPath: PhaseSpecDir, ReadOnly: true}
+	env := []corev1.EnvVar{
+		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+	}
+	runArgs := []string{"run", "--phase-dir=" + PhaseSpecDir}
+
+	if p.User == nil {
+		spec.Containers = []corev1.Container{{
+			Name: MainContainer, Image: s.RunnerImage, ImagePullPolicy: s.ImagePullPolicy,
+			Args: runArgs, Env: env, VolumeMounts: []corev1.VolumeMount{specMount},
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		}}
+		return spec
+	}
+
+	// The user's image runs the user's command under the runner, copied in
+	// from the runner image by an init container (Tekton's entrypoint trick).
+	toolsMount := corev1.VolumeMount{Name: toolsVolume, MountPath: ToolsDir}
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: toolsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	spec.InitContainers = []corev1.Container{{
+		Name: initContainer, Image: s.RunnerImage, ImagePullPolicy: s.ImagePullPolicy,
+		Args: []string{"install", ToolsDir}, VolumeMounts: []corev1.VolumeMount{toolsMount},
+	}}
+	command := append([]string{ToolsDir + "/baton-runner"}, runArgs...)
+	command = append(command, "--")
+	spec.Containers = []corev1.Container{{
+		Name: MainContainer, Image: p.User.Image,
+		Command: append(command, p.User.Command...), Env: env,
+		VolumeMounts:             []corev1.VolumeMount{specMount, toolsMount},
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}}
+	return spec
+}
+
+// applyPodOverride merges override into spec the way `kubectl patch
+// --type=strategic` would: containers matched by name, lists of volumes by
+// name, scalars replaced.
+func applyPodOverride(spec corev1.PodSpec, override map[string]any) (corev1.PodSpec, error) {
+	if len(override) == 0 {
+		return spec, nil
+	}
+	original, err := json.Marshal(spec)
+	if err != nil {
+		return spec, err
+	}
+	patch, err := json.Marshal(override)
+	if err != nil {
+		return spec, err
+	}
+	merged, err := strategicpatch.StrategicMergePatch(original, patch, corev1.PodSpec{})
+	if err != nil {
+		return spec, err
+	}
+	// Strict decoding: a misspelt field in podOverride is an error the user
+	// sees, not a setting silently dropped.
+	var out corev1.PodSpec
+	dec := json.NewDecoder(bytes.NewReader(merged))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		return spec, fmt.Errorf("result is not a valid pod spec: %w", err)
+	}
+	return out, nil
+}

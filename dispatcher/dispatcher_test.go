@@ -1,0 +1,232 @@
+package dispatcher
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// phaseBuilder makes test phases: a valid default, changed by small methods.
+type phaseBuilder struct{ p Phase }
+
+func aPhase() *phaseBuilder {
+	return &phaseBuilder{p: Phase{
+		ActionSet:  ActionSetRef{Name: "backup-x7k2p", Namespace: "app", UID: "0b6e5c1a-uid"},
+		Action:     "backup",
+		Name:       "dumpDatabase",
+		Function:   "KubeExec",
+		SpecSecret: "backup-x7k2p-backup-dumpdatabase-spec",
+	}}
+}
+
+func (b *phaseBuilder) actionSet(name string) *phaseBuilder { b.p.ActionSet.Name = name; return b }
+func (b *phaseBuilder) uid(uid string) *phaseBuilder        { b.p.ActionSet.UID = types.UID(uid); return b }
+func (b *phaseBuilder) action(name string, index int) *phaseBuilder {
+	b.p.Action, b.p.ActionIndex = name, index
+	return b
+}
+func (b *phaseBuilder) named(name string, index int) *phaseBuilder {
+	b.p.Name, b.p.Index = name, index
+	return b
+}
+func (b *phaseBuilder) deferred() *phaseBuilder { b.p.Deferred = true; return b }
+func (b *phaseBuilder) user(image string, cmd ...string) *phaseBuilder {
+	b.p.User = &UserContainer{Image: image, Command: cmd}
+	return b
+}
+func (b *phaseBuilder) override(o map[string]any) *phaseBuilder { b.p.PodOverride = o; return b }
+func (b *phaseBuilder) podLabels(l map[string]string) *phaseBuilder {
+	b.p.PodLabels = l
+	return b
+}
+func (b *phaseBuilder) obj() Phase { return b.p }
+
+var settings = Settings{
+	RunnerImage: "baton.local/runner:dev", ImagePullPolicy: corev1.PullIfNotPresent,
+	ServiceAccount: "baton-runner", BackoffLimit: 0, ActiveDeadline: 10 * time.Minute,
+}
+
+func TestJobName(t *testing.T) {
+	long := strings.Repeat("very-long-actionset-name-", 5)
+	tests := []struct {
+		name  string
+		phase Phase
+		want  string // exact, or "" to check only the invariants
+	}{
+		{"readable when it fits", aPhase().obj(), "backup-x7k2p-backup-dumpdatabase-"},
+		{"invalid characters are folded", aPhase().action("Back Up!", 0).named("take_snapshot", 1).obj(), "backup-x7k2p-back-up-take-snapshot-"},
+		{"long names are shortened", aPhase().actionSet(long).obj(), ""},
+		{"names of nothing but symbols", aPhase().actionSet("x").action("!!!", 0).named("***", 0).obj(), "x-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := JobName(tt.phase)
+			assert.LessOrEqual(t, len(got), MaxNameLength)
+			assert.Empty(t, validation.IsDNS1123Label(got), "%q must be a DNS label", got)
+			assert.Empty(t, validation.IsValidLabelValue(got), "%q must be a label value", got)
+			if tt.want != "" {
+				assert.True(t, strings.HasPrefix(got, tt.want), "%q should start with %q", got, tt.want)
+			}
+			assert.Equal(t, got, JobName(tt.phase), "deterministic")
+		})
+	}
+}
+
+func TestJobNamesAreDistinct(t *testing.T) {
+	long := strings.Repeat("a", 80)
+	phases := []Phase{
+		aPhase().actionSet(long).named("p", 0).obj(),
+		aPhase().actionSet(long).named("p", 1).obj(),            // same name, other index
+		aPhase().actionSet(long).named("p", 0).deferred().obj(), // the deferPhase
+		aPhase().actionSet(long).action("backup", 1).named("p", 0).obj(),
+		aPhase().actionSet(long).uid("other-uid").named("p", 0).obj(), // a recreated ActionSet
+	}
+	seen := map[string]int{}
+	for i, p := range phases {
+		name := JobName(p)
+		if j, dup := seen[name]; dup {
+			t.Errorf("phases %d and %d both get %q", j, i, name)
+		}
+		seen[name] = i
+	}
+}
+
+func TestBuildRunnerPhase(t *testing.T) {
+	job, err := Build(aPhase().podLabels(map[string]string{"team": "db", LabelActionSet: "spoofed"}).obj(), settings)
+	require.NoError(t, err)
+
+	assert.Equal(t, "app", job.Namespace)
+	require.Len(t, job.OwnerReferences, 1)
+	owner := job.OwnerReferences[0]
+	assert.Equal(t, "ActionSet", owner.Kind)
+	assert.Equal(t, "backup-x7k2p", owner.Name)
+	assert.True(t, *owner.Controller)
+
+	assert.Equal(t, int32(0), *job.Spec.BackoffLimit)
+	assert.Equal(t, int64(600), *job.Spec.ActiveDeadlineSeconds)
+	pod := job.Spec.Template
+	assert.Equal(t, corev1.RestartPolicyNever, pod.Spec.RestartPolicy)
+	assert.Equal(t, "baton-runner", pod.Spec.ServiceAccountName)
+	assert.Equal(t, "db", pod.Labels["team"], "user pod labels are kept")
+	assert.Equal(t, "backup-x7k2p", pod.Labels[LabelActionSet], "but cannot replace Baton's")
+	assert.Equal(t, "dumpDatabase", pod.Labels[LabelPhase], "label values keep the names users wrote")
+	assert.Equal(t, "KubeExec", pod.Annotations[AnnotationFunction])
+
+	require.Len(t, pod.Spec.Containers, 1)
+	c := pod.Spec.Containers[0]
+	assert.Equal(t, "baton.local/runner:dev", c.Image)
+	assert.Equal(t, []string{"run", "--phase-dir=" + PhaseSpecDir}, c.Args)
+	assert.Empty(t, pod.Spec.InitContainers)
+	assert.Equal(t, "backup-x7k2p-backup-dumpdatabase-spec", pod.Spec.Volumes[0].Secret.SecretName)
+}
+
+func TestBuildUserContainerPhase(t *testing.T) {
+	job, err := Build(aPhase().user("postgres:16", "sh", "-c", "pg_dump").obj(), settings)
+	require.NoError(t, err)
+	spec := job.Spec.Template.Spec
+
+	require.Len(t, spec.InitContainers, 1)
+	assert.Equal(t, settings.RunnerImage, spec.InitContainers[0].Image)
+	assert.Equal(t, []string{"install", ToolsDir}, spec.InitContainers[0].Args)
+	require.Len(t, spec.Containers, 1)
+	main := spec.Containers[0]
+	assert.Equal(t, "postgres:16", main.Image)
+	assert.Equal(t, []string{ToolsDir + "/baton-runner", "run", "--phase-dir=" + PhaseSpecDir, "--", "sh", "-c", "pg_dump"}, main.Command)
+}
+
+func TestBuildPodOverride(t *testing.T) {
+	tests := []struct {
+		name     string
+		override map[string]any
+		check    func(t *testing.T, spec corev1.PodSpec)
+		wantErr  string
+	}{
+		{
+			name: "node selector and tolerations",
+			override: map[string]any{
+				"nodeSelector": map[string]any{"disk": "ssd"},
+				"tolerations":  []any{map[string]any{"key": "dedicated", "operator": "Exists"}},
+			},
+			check: func(t *testing.T, spec corev1.PodSpec) {
+				assert.Equal(t, "ssd", spec.NodeSelector["disk"])
+				assert.Len(t, spec.Tolerations, 1)
+			},
+		},
+		{
+			name: "containers are merged by name",
+			override: map[string]any{"containers": []any{map[string]any{
+				"name": MainContainer, "resources": map[string]any{"limits": map[string]any{"memory": "256Mi"}},
+			}}},
+			check: func(t *testing.T, spec corev1.PodSpec) {
+				require.Len(t, spec.Containers, 1)
+				assert.Equal(t, settings.RunnerImage, spec.Containers[0].Image, "image kept")
+				assert.Equal(t, "256Mi", spec.Containers[0].Resources.Limits.Memory().String())
+			},
+		},
+		{
+			name:     "unknown fields are reported",
+			override: map[string]any{"nodeSelektor": map[string]any{"a": "b"}},
+			wantErr:  `podOverride: result is not a valid pod spec: json: unknown field "nodeSelektor"`,
+		},
+		{
+			name:     "wrong types are reported",
+			override: map[string]any{"nodeSelector": "ssd"},
+			wantErr:  "podOverride",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			job, err := Build(aPhase().override(tt.override).obj(), settings)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				assert.Contains(t, err.Error(), `phase "dumpDatabase" of action "backup"`)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, job.Spec.Template.Spec)
+		})
+	}
+}
+
+func TestBuildRejectsIncompleteInput(t *testing.T) {
+	tests := []struct {
+		name     string
+		phase    Phase
+		settings Settings
+		wantErr  string
+	}{
+		{"no secret", func() Phase { p := aPhase().obj(); p.SpecSecret = ""; return p }(), settings, "spec Secret"},
+		{"no function", func() Phase { p := aPhase().obj(); p.Function = ""; return p }(), settings, "function"},
+		{"no uid", aPhase().uid("").obj(), settings, "UID"},
+		{"no runner image", aPhase().obj(), Settings{}, "runner image"},
+		{"user container without image", aPhase().user("").obj(), settings, "names no image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Build(tt.phase, tt.settings)
+			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+func TestNoDeadlineWhenUnset(t *testing.T) {
+	s := settings
+	s.ActiveDeadline = 0
+	job, err := Build(aPhase().obj(), s)
+	require.NoError(t, err)
+	assert.Nil(t, job.Spec.ActiveDeadlineSeconds)
+}
+
+func TestLabelValue(t *testing.T) {
+	assert.Equal(t, "takeBackup", labelValue("takeBackup"))
+	long := labelValue(strings.Repeat("x", 100))
+	assert.Len(t, long, MaxNameLength)
+	assert.Empty(t, validation.IsValidLabelValue(long))
+	assert.Empty(t, validation.IsValidLabelValue(labelValue("has spaces/and slashes")))
+}
