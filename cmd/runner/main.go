@@ -1,6 +1,11 @@
 // Command baton-runner is the generic program every Baton phase Job runs.
-// In this release it reports its version and checks the environment a phase
-// runs in (`baton-runner doctor`); phase execution arrives with the engine.
+//
+//	baton-runner run --phase-dir DIR            run the phase's function
+//	baton-runner run --phase-dir DIR -- CMD...  run a user's command (KubeTask)
+//	baton-runner install DIR                    copy itself (and kando) into DIR
+//	baton-runner output KEY VALUE               emit a phase output
+//	kando output KEY VALUE                      the same, Kanister's spelling
+//	baton-runner doctor                         check API server and DNS access
 package main
 
 import (
@@ -8,18 +13,31 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/batonhq/baton/internal/version"
+	"github.com/batonhq/baton/runner"
 	"github.com/batonhq/baton/runner/doctor"
+	"github.com/batonhq/baton/runner/outputs"
+	"github.com/batonhq/baton/runner/phase"
 )
+
+// functions are the Blueprint functions this runner executes itself; the
+// engine registers them in runner/functions.
+var functions = runner.Registry{}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := newRootCommand().ExecuteContext(ctx); err != nil {
+	root := newRootCommand()
+	// Installed as `kando`, the runner answers Kanister's `kando output`.
+	if filepath.Base(os.Args[0]) == "kando" {
+		root.Use = "kando"
+	}
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "baton-runner:", err)
 		os.Exit(1)
 	}
@@ -49,6 +67,53 @@ func newRootCommand() *cobra.Command {
 				return doctor.Run(cmd.Context(), doctor.Default(), cmd.OutOrStdout())
 			},
 		},
+		newRunCommand(),
+		&cobra.Command{
+			Use:   "install DIR",
+			Short: "Copy the runner (and a kando link to it) into DIR, for phases in other images",
+			Args:  cobra.ExactArgs(1),
+			RunE:  func(_ *cobra.Command, args []string) error { return runner.Install(args[0]) },
+		},
+		&cobra.Command{
+			Use:   "output KEY VALUE",
+			Short: "Emit a phase output (Kanister's kando output)",
+			Args:  cobra.ExactArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				line, err := outputs.FormatLine(args[0], args[1])
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), line)
+				return err
+			},
+		},
 	)
 	return root
+}
+
+func newRunCommand() *cobra.Command {
+	var phaseDir, terminationLog string
+	cmd := &cobra.Command{
+		Use:   "run --phase-dir DIR [-- COMMAND...]",
+		Short: "Run the phase described in DIR and report its outputs",
+		RunE: func(cmd *cobra.Command, command []string) error {
+			spec, err := phase.Load(phaseDir)
+			var res runner.Result
+			if err != nil {
+				res.Err = err
+			} else {
+				// The user's command finds kando and baton-runner next to
+				// this executable (the tools directory in KubeTask pods).
+				toolsDir := ""
+				if self, err := os.Executable(); err == nil {
+					toolsDir = filepath.Dir(self)
+				}
+				res = runner.Run(cmd.Context(), spec, functions, command, toolsDir, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			return runner.Finish(res, terminationLog, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&phaseDir, "phase-dir", "/var/run/baton/phase", "directory holding the rendered phase")
+	cmd.Flags().StringVar(&terminationLog, "termination-log", "/dev/termination-log", "where the outputs report is written")
+	return cmd
 }

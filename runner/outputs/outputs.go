@@ -105,6 +105,31 @@ type report struct {
 	// InLog is the sha256 of the outputs' JSON when they were written to the
 	// log instead.
 	InLog string `json:"outputsInLog,omitempty"`
+	// Error is why the phase failed, for the ActionSet's status.
+	Error string `json:"error,omitempty"`
+}
+
+// maxErrorMessage leaves room for the JSON around a failure message.
+const maxErrorMessage = MaxTerminationMessage - 64
+
+// ReportFailure returns the termination message of a failed phase.
+func ReportFailure(err error) string {
+	msg := err.Error()
+	if len(msg) > maxErrorMessage {
+		msg = msg[:maxErrorMessage] + "…"
+	}
+	b, _ := json.Marshal(report{Error: msg})
+	return string(b)
+}
+
+// FailureMessage returns the failure a termination message reports, or ""
+// when it reports none.
+func FailureMessage(terminationMessage string) string {
+	var r report
+	if json.Unmarshal([]byte(terminationMessage), &r) != nil {
+		return ""
+	}
+	return r.Error
 }
 
 // Report returns the termination message for outputs and, when they are

@@ -108,3 +108,15 @@ func TestDecodeRejectsDamagedLogs(t *testing.T) {
 	_, err = Decode("not json", nil)
 	assert.ErrorContains(t, err, "not a Baton output report")
 }
+
+func TestReportFailure(t *testing.T) {
+	msg := ReportFailure(errors.New("exec into pod db-0: container not found"))
+	assert.Equal(t, "exec into pod db-0: container not found", FailureMessage(msg))
+
+	long := ReportFailure(errors.New(strings.Repeat("e", 3*MaxTerminationMessage)))
+	assert.LessOrEqual(t, len(long), MaxTerminationMessage)
+	assert.NotEmpty(t, FailureMessage(long))
+
+	assert.Empty(t, FailureMessage(`{"outputs":{"a":"b"}}`))
+	assert.Empty(t, FailureMessage("plain text"))
+}

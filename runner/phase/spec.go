@@ -1,0 +1,65 @@
+// Package phase defines the rendered phase a runner executes: the document
+// the controller writes into the phase's Secret and the runner reads from
+// the mounted directory.
+package phase
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// SpecFile is the key of the phase document in the phase Secret, and so its
+// file name in the mounted directory.
+const SpecFile = "phase.json"
+
+// ObjectRef names a Kubernetes object a phase acts on.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Group      string `json:"group,omitempty"`
+	Resource   string `json:"resource,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	Name       string `json:"name"`
+	Namespace  string `json:"namespace,omitempty"`
+}
+
+// Spec is one rendered phase: every template already expanded.
+type Spec struct {
+	// ActionSet, Action and Phase name where this phase comes from, for
+	// messages and logs.
+	ActionSet string `json:"actionSet"`
+	Namespace string `json:"namespace"`
+	Action    string `json:"action"`
+	Phase     string `json:"phase"`
+	// Function is the registered function to run (KubeExec, KubeTask, ...).
+	Function string `json:"func"`
+	// Args are the function's rendered arguments.
+	Args map[string]any `json:"args,omitempty"`
+	// Object is the object the action runs on.
+	Object ObjectRef `json:"object"`
+	// Objects are the phase's named object references, rendered.
+	Objects map[string]ObjectRef `json:"objects,omitempty"`
+}
+
+// Describe names the phase for messages.
+func (s Spec) Describe() string {
+	return fmt.Sprintf("phase %q (%s) of action %q", s.Phase, s.Function, s.Action)
+}
+
+// Load reads and checks the phase document in dir.
+func Load(dir string) (Spec, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, SpecFile))
+	if err != nil {
+		return Spec{}, fmt.Errorf("read phase: %w", err)
+	}
+	var s Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return Spec{}, fmt.Errorf("phase document %s is not valid: %w", filepath.Join(dir, SpecFile), err)
+	}
+	if s.Function == "" {
+		return Spec{}, errors.New("phase document names no function")
+	}
+	return s, nil
+}

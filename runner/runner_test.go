@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batonhq/baton/runner/outputs"
+	"github.com/batonhq/baton/runner/phase"
+)
+
+type fakeFunction struct {
+	out outputs.Outputs
+	err error
+}
+
+func (f fakeFunction) Run(_ context.Context, _ phase.Spec, stdout, _ io.Writer) (outputs.Outputs, error) {
+	io.WriteString(stdout, "working\n")
+	return f.out, f.err
+}
+
+func spec(fn string) phase.Spec {
+	return phase.Spec{Action: "backup", Phase: "dump", Function: fn}
+}
+
+func TestRun(t *testing.T) {
+	registry := Registry{
+		"Good": fakeFunction{out: outputs.Outputs{"k": "v"}},
+		"Bad":  fakeFunction{err: errors.New("target pod not found")},
+	}
+	tests := []struct {
+		name    string
+		spec    phase.Spec
+		command []string
+		want    outputs.Outputs
+		wantErr string
+	}{
+		{"function succeeds", spec("Good"), nil, outputs.Outputs{"k": "v"}, ""},
+		{"function fails", spec("Bad"), nil, nil, `phase "dump" (Bad) of action "backup": target pod not found`},
+		{"unknown function", spec("Nope"), nil, nil, `function "Nope" is not available in this runner (known: Bad, Good)`},
+		{"user command with outputs", spec("KubeTask"),
+			[]string{"sh", "-c", `echo '###Phase-output###: {"key":"version","value":"1.2"}'; echo done`},
+			outputs.Outputs{"version": "1.2"}, ""},
+		{"user command fails", spec("KubeTask"), []string{"sh", "-c", "exit 7"}, outputs.Outputs{}, "exited with code 7"},
+		{"user command missing", spec("KubeTask"), []string{"/no/such/binary"}, nil, "start /no/such/binary"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout bytes.Buffer
+			res := Run(context.Background(), tt.spec, registry, tt.command, "", &stdout, io.Discard)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, res.Err, tt.wantErr)
+			} else {
+				assert.NoError(t, res.Err)
+			}
+			assert.Equal(t, tt.want, res.Outputs)
+		})
+	}
+}
+
+func TestFinishWritesTerminationMessage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "termination-log")
+
+	require.NoError(t, Finish(Result{Outputs: outputs.Outputs{"a": "b"}}, path, io.Discard))
+	msg, err := os.ReadFile(path)
+	require.NoError(t, err)
+	got, err := outputs.Decode(string(msg), nil)
+	require.NoError(t, err)
+	assert.Equal(t, outputs.Outputs{"a": "b"}, got)
+
+	failure := errors.New("it broke")
+	assert.Equal(t, failure, Finish(Result{Err: failure}, path, io.Discard))
+	msg, err = os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "it broke", outputs.FailureMessage(string(msg)))
+}
+
+func TestInstallAndKandoOutput(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, Install(dir))
+	info, err := os.Stat(filepath.Join(dir, "baton-runner"))
+	require.NoError(t, err)
+	assert.NotZero(t, info.Mode()&0o111, "installed runner is executable")
+	target, err := os.Readlink(filepath.Join(dir, "kando"))
+	require.NoError(t, err)
+	assert.Equal(t, "baton-runner", target)
+	require.NoError(t, Install(dir), "installing twice is fine")
+}
