@@ -13,6 +13,11 @@ LOCAL_KUBECONFIG := $(BATON_CACHE)/kubeconfig
 # e2e runs against whatever KUBECONFIG names; the local cluster otherwise.
 E2E_KUBECONFIG ?= $(or $(KUBECONFIG),$(LOCAL_KUBECONFIG))
 GO_TEST_FLAGS ?=
+# controller-gen generates DeepCopy methods and CRDs from api/. v0.20.x is the
+# controller-tools line built on Kubernetes 1.35, the version the cluster runs.
+CONTROLLER_TOOLS_VERSION ?= v0.20.1
+CONTROLLER_GEN := $(BATON_CACHE)/bin/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+CRD_DIR := config/crd/bases
 IMAGE_TAG ?= dev
 export IMAGE_TAG
 
@@ -24,12 +29,36 @@ help: ## List the targets
 build: ## Compile every binary into _output/bin
 	go build -o _output/bin/ ./cmd/... ./images/imgtool
 
+.PHONY: generate manifests verify-generated
+generate: $(CONTROLLER_GEN) ## Regenerate DeepCopy methods (api/**/zz_generated.deepcopy.go)
+	$(CONTROLLER_GEN) object paths=./api/...
+manifests: $(CONTROLLER_GEN) ## Regenerate the CRDs in config/crd/bases from api/
+	rm -f $(CRD_DIR)/*.yaml
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$(CRD_DIR)
+# Snapshots the generated files, regenerates them in place and compares: any
+# difference (changed, added or removed file) fails, leaving the fresh output
+# in the tree to review and commit.
+verify-generated: $(CONTROLLER_GEN) ## Fail if `make generate manifests` would change any generated file
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	snapshot() { mkdir -p "$$1"; { find api -name 'zz_generated.*.go'; find $(CRD_DIR) -name '*.yaml'; } | sort | xargs -r cp --parents -t "$$1"; }; \
+	snapshot "$$tmp/before"; \
+	$(MAKE) --no-print-directory -s generate manifests >/dev/null; \
+	snapshot "$$tmp/after"; \
+	diff -r "$$tmp/before" "$$tmp/after" || { echo "generated files were stale and are now regenerated: review and commit them" >&2; exit 1; }
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(@D)
+	@echo "installing controller-gen $(CONTROLLER_TOOLS_VERSION) from the Go module proxy"
+	@tmp=$$(mktemp -d "$(@D)/.controller-gen.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
+	GOBIN="$$tmp" go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION); \
+	mv "$$tmp/controller-gen" $@
+
 .PHONY: fmt vet lint
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
 vet: ## go vet, with every build tag the tests use
 	go vet -tags integration,e2e ./...
-lint: vet ## gofmt check + vet + shell syntax
+lint: vet verify-generated ## gofmt check + vet + generated files up to date + shell syntax
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [[ -z "$$out" ]] || { echo "not gofmt'ed: $$out"; exit 1; }
 	@for f in $$(git ls-files '*.sh' .ci/run); do bash -n "$$f"; done
 

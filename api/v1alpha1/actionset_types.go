@@ -1,0 +1,237 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ActionSet asks Baton to run actions of Blueprints: each names an action,
+// the object it acts on, the Blueprint that defines it and what it is given
+// (a Profile, artifacts, ConfigMaps, Secrets, options). The controller
+// records progress in its status.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=as,categories=baton
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=".status.state",description="State of the ActionSet"
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=".status.progress.percentCompleted",description="Percentage of phases completed"
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=".status.progress.runningPhase",description="Phase running now",priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
+type ActionSet struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec lists the actions to run.
+	// +optional
+	Spec ActionSetSpec `json:"spec,omitzero"`
+	// Status is written by the controller.
+	// +optional
+	Status ActionSetStatus `json:"status,omitzero"`
+}
+
+// ActionSetSpec lists the actions an ActionSet runs.
+type ActionSetSpec struct {
+	// Actions to run.
+	// +optional
+	Actions []ActionSpec `json:"actions,omitempty"`
+}
+
+// ActionSpec is one action to run: which, on what, with what.
+type ActionSpec struct {
+	// Name of the action in the Blueprint, e.g. "backup".
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Object the action runs against.
+	// +optional
+	Object ObjectReference `json:"object,omitzero"`
+	// Blueprint is the name of the Blueprint, in the ActionSet's namespace,
+	// that defines the action.
+	// +optional
+	Blueprint string `json:"blueprint,omitempty"`
+	// Artifacts are the action's input artifacts (the Blueprint action's
+	// inputArtifactNames), usually output artifacts of an earlier action.
+	// +optional
+	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
+	// ConfigMaps supply the Blueprint action's configMapNames.
+	// +optional
+	ConfigMaps map[string]ObjectReference `json:"configMaps,omitempty"`
+	// Secrets supply the Blueprint action's secretNames.
+	// +optional
+	Secrets map[string]ObjectReference `json:"secrets,omitempty"`
+	// Profile is where the action's data goes and the credentials for it.
+	// +optional
+	Profile *ObjectReference `json:"profile,omitempty"`
+	// RepositoryServer refers to a Kopia repository server resource. Kanister
+	// accepts it; Baton keeps it for compatibility.
+	// +optional
+	RepositoryServer *ObjectReference `json:"repositoryServer,omitempty"`
+	// PodOverride is merged into the spec of every pod the action's phases
+	// create (a partial PodSpec).
+	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	PodOverride JSONMap `json:"podOverride,omitempty"`
+	// Options are free-form values the Blueprint's templates can read.
+	// +optional
+	Options map[string]string `json:"options,omitempty"`
+	// PreferredVersion selects a version of the functions the phases call.
+	// +optional
+	PreferredVersion string `json:"preferredVersion,omitempty"`
+	// PodLabels are added to every pod the action's phases create.
+	// +optional
+	PodLabels map[string]string `json:"podLabels,omitempty"`
+	// PodAnnotations are added to every pod the action's phases create.
+	// +optional
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+}
+
+// ActionSetStatus is the controller's record of an ActionSet's run.
+type ActionSetStatus struct {
+	// State of the ActionSet as a whole.
+	// +optional
+	State State `json:"state,omitempty"`
+	// Actions mirror the spec's actions, in order, with their phases' states
+	// and the artifacts they produced.
+	// +optional
+	Actions []ActionStatus `json:"actions,omitempty"`
+	// Error is why the ActionSet failed.
+	// +optional
+	Error *ActionSetError `json:"error,omitempty"`
+	// Progress summarises how far the run is.
+	// +optional
+	Progress *ActionProgress `json:"progress,omitempty"`
+
+	// ObservedGeneration is the metadata.generation this status describes
+	// (Baton only).
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions are the standard Kubernetes conditions (Baton only).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+}
+
+// ActionStatus is the run of one action.
+type ActionStatus struct {
+	// Name of the action.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Object the action runs against.
+	// +optional
+	Object ObjectReference `json:"object,omitzero"`
+	// Blueprint that defines the action.
+	// +optional
+	Blueprint string `json:"blueprint,omitempty"`
+	// Phases of the action, in order.
+	// +optional
+	Phases []Phase `json:"phases,omitempty"`
+	// Artifacts the action produced (its Blueprint's outputArtifacts,
+	// rendered).
+	// +optional
+	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
+	// DeferPhase is the run of the Blueprint action's deferPhase.
+	// +optional
+	DeferPhase *Phase `json:"deferPhase,omitempty"`
+}
+
+// ActionSetError describes why an ActionSet failed.
+type ActionSetError struct {
+	// Message is the error, for people.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ActionProgress is the progress of an ActionSet's run.
+type ActionProgress struct {
+	// RunningPhase is the name of the phase running now; empty once done.
+	// +optional
+	RunningPhase string `json:"runningPhase,omitempty"`
+	// PercentCompleted is the share of phases completed, as a decimal
+	// string such as "50.00".
+	// +optional
+	PercentCompleted string `json:"percentCompleted,omitempty"`
+	// SizeDownloadedB is the number of bytes downloaded so far, for actions
+	// that move data.
+	// +optional
+	SizeDownloadedB int64 `json:"sizeDownloadedB,omitempty"`
+	// SizeUploadedB is the number of bytes uploaded so far, for actions that
+	// move data.
+	// +optional
+	SizeUploadedB int64 `json:"sizeUploadedB,omitempty"`
+	// EstimatedDownloadSizeB is the number of bytes the action is expected
+	// to download.
+	// +optional
+	EstimatedDownloadSizeB int64 `json:"estimatedDownloadSizeB,omitempty"`
+	// EstimatedUploadSizeB is the number of bytes the action is expected to
+	// upload.
+	// +optional
+	EstimatedUploadSizeB int64 `json:"estimatedUploadSizeB,omitempty"`
+	// LastTransitionTime is when this progress was last updated.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+}
+
+// Phase is the run of one phase of an action.
+type Phase struct {
+	// Name of the Blueprint phase.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// State of the phase.
+	// +optional
+	State State `json:"state,omitempty"`
+	// Output is what the phase's function returned; later phases and output
+	// artifacts read it by the phase's name.
+	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Output JSONMap `json:"output,omitempty"`
+	// Progress of the phase.
+	// +optional
+	Progress *PhaseProgress `json:"progress,omitempty"`
+}
+
+// PhaseProgress is the progress of one phase.
+type PhaseProgress struct {
+	// ProgressPercent is the phase's completion, as a decimal string.
+	// +optional
+	ProgressPercent string `json:"progressPercent,omitempty"`
+	// SizeDownloadedB is the number of bytes downloaded so far.
+	// +optional
+	SizeDownloadedB int64 `json:"sizeDownloadedB,omitempty"`
+	// SizeUploadedB is the number of bytes uploaded so far.
+	// +optional
+	SizeUploadedB int64 `json:"sizeUploadedB,omitempty"`
+	// EstimatedDownloadSizeB is the number of bytes the phase is expected to
+	// download.
+	// +optional
+	EstimatedDownloadSizeB int64 `json:"estimatedDownloadSizeB,omitempty"`
+	// EstimatedUploadSizeB is the number of bytes the phase is expected to
+	// upload.
+	// +optional
+	EstimatedUploadSizeB int64 `json:"estimatedUploadSizeB,omitempty"`
+	// EstimatedTimeSeconds is the expected time left for the transfer. The
+	// key is spelled as in Kanister's CRD schema (its Go type misspells it,
+	// so Kanister's API server never stored that spelling).
+	// +optional
+	EstimatedTimeSeconds int64 `json:"estimatedTimeSeconds,omitempty"`
+	// LastTransitionTime is when this progress was last updated.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+}
+
+// ActionSetList is a list of ActionSets.
+//
+// +kubebuilder:object:root=true
+type ActionSetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ActionSet `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ActionSet{}, &ActionSetList{})
+}
