@@ -1,0 +1,254 @@
+package controller
+
+import (
+	"fmt"
+
+	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+)
+
+// phaseKey identifies one phase run of an ActionSet.
+type phaseKey struct {
+	action   int
+	phase    int
+	deferred bool
+}
+
+// jobResult is what the controller observed of a phase's Job.
+type jobResult struct {
+	// state is running while the Job has no terminal condition.
+	state   batonv1.State
+	outputs map[string]any
+	// message explains a failure.
+	message string
+}
+
+// stepper holds what one reconcile may do to the world; advance calls it
+// and never touches the cluster itself, so the state machine is unit-tested
+// with fakes.
+type stepper interface {
+	// observe returns the phase's Job result, or ok=false when no Job exists.
+	observe(k phaseKey) (res jobResult, ok bool)
+	// start renders the phase and creates its Job; an error is a failure of
+	// the phase (a template that does not render, a bad podOverride, ...).
+	start(k phaseKey) error
+	// stop deletes a running phase's Job (and so its pod).
+	stop(k phaseKey)
+}
+
+// advance moves every action of as forward as far as the observed Jobs
+// allow, editing as.Status in place. It is the whole state machine:
+//
+//   - phases of an action run in order; a phase starts once the one before
+//     it has completed, in the same reconcile;
+//   - actions run side by side;
+//   - when any phase fails, every other action's running phase is stopped
+//     and its later phases never start;
+//   - an action's deferPhase runs once its phases have finished or stopped,
+//     if any of them started, whether they succeeded or not;
+//   - the ActionSet is complete when every action (and deferPhase) has
+//     completed, failed when anything failed and nothing runs any more.
+//
+// It returns the first failure message it recorded, if any, for Events.
+func advance(as *batonv1.ActionSet, s stepper) (failure string) {
+	fail := func(p *batonv1.Phase, msg string) {
+		p.State = batonv1.StateFailed
+		if failure == "" {
+			failure = msg
+		}
+		if as.Status.Error == nil || as.Status.Error.Message == "" {
+			as.Status.Error = &batonv1.ActionSetError{Message: msg}
+		}
+	}
+	// settle records a finished Job's result into p; running Jobs are left.
+	settle := func(p *batonv1.Phase, k phaseKey, name string) {
+		res, ok := s.observe(k)
+		if !ok {
+			return
+		}
+		switch res.state {
+		case batonv1.StateComplete:
+			p.State = batonv1.StateComplete
+			p.Output = res.outputs
+		case batonv1.StateFailed:
+			fail(p, fmt.Sprintf("action %q phase %q failed: %s", as.Status.Actions[k.action].Name, name, res.message))
+		}
+	}
+	begin := func(p *batonv1.Phase, k phaseKey, name string) {
+		if err := s.start(k); err != nil {
+			fail(p, fmt.Sprintf("action %q phase %q: %v", as.Status.Actions[k.action].Name, name, err))
+			return
+		}
+		p.State = batonv1.StateRunning
+	}
+
+	// Record what finished since the last reconcile before deciding anything:
+	// a failure in action 2 must stop action 1 in this same pass.
+	for i := range as.Status.Actions {
+		a := &as.Status.Actions[i]
+		for j := range a.Phases {
+			if a.Phases[j].State == batonv1.StateRunning {
+				settle(&a.Phases[j], phaseKey{action: i, phase: j}, a.Phases[j].Name)
+			}
+		}
+		if a.DeferPhase != nil && a.DeferPhase.State == batonv1.StateRunning {
+			settle(a.DeferPhase, phaseKey{action: i, deferred: true}, a.DeferPhase.Name)
+		}
+	}
+
+	for i := range as.Status.Actions {
+		a := &as.Status.Actions[i]
+		if !anyFailed(as) {
+			for j := range a.Phases {
+				p := &a.Phases[j]
+				if p.State == batonv1.StatePending {
+					begin(p, phaseKey{action: i, phase: j}, p.Name)
+				}
+				if p.State != batonv1.StateComplete {
+					break
+				}
+			}
+		}
+	}
+
+	// After a failure: stop what still runs. Done after starting, so a phase
+	// that failed to render in action 2 also stops the phase action 1 just
+	// started.
+	if anyFailed(as) {
+		for i := range as.Status.Actions {
+			a := &as.Status.Actions[i]
+			for j := range a.Phases {
+				if a.Phases[j].State == batonv1.StateRunning {
+					s.stop(phaseKey{action: i, phase: j})
+					a.Phases[j].State = batonv1.StateFailed
+				}
+			}
+		}
+	}
+
+	for i := range as.Status.Actions {
+		a := &as.Status.Actions[i]
+		if a.DeferPhase == nil || a.DeferPhase.State != batonv1.StatePending {
+			continue
+		}
+		if mainPhasesFinished(a) && started(a) {
+			begin(a.DeferPhase, phaseKey{action: i, deferred: true}, a.DeferPhase.Name)
+		}
+	}
+
+	as.Status.State = overallState(as)
+	return failure
+}
+
+func anyFailed(as *batonv1.ActionSet) bool {
+	for _, a := range as.Status.Actions {
+		for _, p := range a.Phases {
+			if p.State == batonv1.StateFailed {
+				return true
+			}
+		}
+		if a.DeferPhase != nil && a.DeferPhase.State == batonv1.StateFailed {
+			return true
+		}
+	}
+	return false
+}
+
+// mainPhasesFinished: every phase completed, or the action was cut short by
+// a failure (no phase runs and the later ones never will).
+func mainPhasesFinished(a *batonv1.ActionStatus) bool {
+	for _, p := range a.Phases {
+		if p.State == batonv1.StateRunning {
+			return false
+		}
+	}
+	for _, p := range a.Phases {
+		if p.State == batonv1.StateFailed {
+			return true
+		}
+	}
+	for _, p := range a.Phases {
+		if p.State != batonv1.StateComplete {
+			return false
+		}
+	}
+	return true
+}
+
+func started(a *batonv1.ActionStatus) bool {
+	for _, p := range a.Phases {
+		if p.State != batonv1.StatePending {
+			return true
+		}
+	}
+	return len(a.Phases) == 0
+}
+
+func overallState(as *batonv1.ActionSet) batonv1.State {
+	running := false
+	for i := range as.Status.Actions {
+		a := &as.Status.Actions[i]
+		for _, p := range a.Phases {
+			if p.State == batonv1.StateRunning {
+				running = true
+			}
+		}
+		if a.DeferPhase != nil {
+			switch {
+			case a.DeferPhase.State == batonv1.StateRunning:
+				running = true
+			case a.DeferPhase.State == batonv1.StatePending && started(a) && !anyFailed(as):
+				running = true // waits for the main phases
+			}
+		}
+	}
+	switch {
+	case running:
+		return batonv1.StateRunning
+	case anyFailed(as):
+		return batonv1.StateFailed
+	}
+	for _, a := range as.Status.Actions {
+		for _, p := range a.Phases {
+			if p.State != batonv1.StateComplete {
+				return batonv1.StateRunning
+			}
+		}
+	}
+	return batonv1.StateComplete
+}
+
+// percentCompleted counts finished phases (deferPhases included) over all.
+func percentCompleted(as *batonv1.ActionSet) int {
+	total, done := 0, 0
+	for _, a := range as.Status.Actions {
+		phases := a.Phases
+		if a.DeferPhase != nil {
+			phases = append(phases[:len(phases):len(phases)], *a.DeferPhase)
+		}
+		for _, p := range phases {
+			total++
+			if p.State.IsTerminal() {
+				done++
+			}
+		}
+	}
+	if total == 0 {
+		return 100
+	}
+	return done * 100 / total
+}
+
+// runningPhase names the first running phase, for status.progress.
+func runningPhase(as *batonv1.ActionSet) string {
+	for _, a := range as.Status.Actions {
+		for _, p := range a.Phases {
+			if p.State == batonv1.StateRunning {
+				return p.Name
+			}
+		}
+		if a.DeferPhase != nil && a.DeferPhase.State == batonv1.StateRunning {
+			return a.DeferPhase.Name
+		}
+	}
+	return ""
+}
