@@ -1,0 +1,529 @@
+// Package controller reconciles ActionSets: it runs every phase of every
+// action as a batch/v1 Job (built by the dispatcher), records outputs and
+// state in the ActionSet's status and emits Events.
+//
+// Everything the controller knows is recovered on each reconcile from the
+// ActionSet's status and the Jobs it owns (found by label, named
+// deterministically), so a restarted controller picks up running ActionSets
+// where they were and never creates a Job twice.
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+	"github.com/batonhq/baton/dispatcher"
+	"github.com/batonhq/baton/render"
+	"github.com/batonhq/baton/runner/outputs"
+	"github.com/batonhq/baton/runner/phase"
+)
+
+// ConditionComplete is the ActionSet condition summarising its run:
+// Unknown while running, True when complete, False when failed.
+const ConditionComplete = "Complete"
+
+// Reconciler runs ActionSets.
+type Reconciler struct {
+	client.Client
+	// Kube reads pod logs, which the controller-runtime client cannot.
+	Kube     kubernetes.Interface
+	Scheme   *runtime.Scheme
+	Recorder record.EventRecorder
+	Settings dispatcher.Settings
+}
+
+// +kubebuilder:rbac:groups=baton.dev,resources=actionsets,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=baton.dev,resources=actionsets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=baton.dev,resources=blueprints;profiles,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=pods;configmaps;namespaces;persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch
+
+// SetupWithManager registers the controller: it watches ActionSets and the
+// Jobs they own, nothing on a timer.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&batonv1.ActionSet{}).
+		Owns(&batchv1.Job{}).
+		Named("actionset").
+		Complete(r)
+}
+
+// Reconcile moves one ActionSet forward and writes its status once.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var as batonv1.ActionSet
+	if err := r.Get(ctx, req.NamespacedName, &as); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !as.DeletionTimestamp.IsZero() || as.Status.State.IsTerminal() {
+		return ctrl.Result{}, nil
+	}
+	before := as.Status.DeepCopy()
+	run := &actionSetRun{r: r, ctx: ctx, as: &as, blueprints: map[string]*batonv1.Blueprint{}}
+
+	var events []event
+	if len(as.Status.Actions) == 0 {
+		if err := run.initialise(); err != nil {
+			as.Status.State = batonv1.StateFailed
+			as.Status.Error = &batonv1.ActionSetError{Message: err.Error()}
+			events = append(events, event{corev1.EventTypeWarning, "InvalidActionSet", err.Error()})
+		} else {
+			events = append(events, event{corev1.EventTypeNormal, "Started", fmt.Sprintf("running %d action(s)", len(as.Spec.Actions))})
+		}
+	}
+	if !as.Status.State.IsTerminal() {
+		if err := run.loadJobs(); err != nil {
+			return ctrl.Result{}, err
+		}
+		if failure := advance(&as, run); failure != "" {
+			events = append(events, event{corev1.EventTypeWarning, "PhaseFailed", failure})
+		}
+		if run.transient != nil {
+			// Something the next reconcile may fix (an API error): keep
+			// what was recorded and retry with backoff.
+			if err := r.writeStatus(ctx, &as, before); err != nil {
+				return ctrl.Result{}, err
+			}
+			return ctrl.Result{}, run.transient
+		}
+		if as.Status.State == batonv1.StateComplete {
+			run.renderOutputArtifacts()
+		}
+		switch as.Status.State {
+		case batonv1.StateComplete:
+			events = append(events, event{corev1.EventTypeNormal, "Complete", "every action completed"})
+		case batonv1.StateFailed:
+			events = append(events, event{corev1.EventTypeWarning, "Failed", as.Status.Error.Message})
+		}
+	}
+	if err := r.writeStatus(ctx, &as, before); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Events only once the status they describe is stored.
+	for _, e := range events {
+		r.Recorder.Event(&as, e.kind, e.reason, e.message)
+	}
+	return ctrl.Result{}, nil
+}
+
+type event struct{ kind, reason, message string }
+
+func (r *Reconciler) writeStatus(ctx context.Context, as *batonv1.ActionSet, before *batonv1.ActionSetStatus) error {
+	summarise(as)
+	if equality.Semantic.DeepEqual(before, &as.Status) {
+		return nil
+	}
+	return r.Status().Update(ctx, as)
+}
+
+// summarise derives progress, observedGeneration and the condition.
+func summarise(as *batonv1.ActionSet) {
+	percent := strconv.Itoa(percentCompleted(as))
+	running := runningPhase(as)
+	if as.Status.Progress == nil || as.Status.Progress.PercentCompleted != percent || as.Status.Progress.RunningPhase != running {
+		if as.Status.Progress == nil {
+			as.Status.Progress = &batonv1.ActionProgress{}
+		}
+		as.Status.Progress.PercentCompleted = percent
+		as.Status.Progress.RunningPhase = running
+		as.Status.Progress.LastTransitionTime = ptr.To(metav1.Now())
+	}
+	as.Status.ObservedGeneration = as.Generation
+	cond := metav1.Condition{Type: ConditionComplete, ObservedGeneration: as.Generation}
+	switch as.Status.State {
+	case batonv1.StateComplete:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, "Succeeded", "every action completed"
+	case batonv1.StateFailed:
+		cond.Status, cond.Reason = metav1.ConditionFalse, "Failed"
+		if as.Status.Error != nil {
+			cond.Message = as.Status.Error.Message
+		}
+	default:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionUnknown, "Running", "phase "+running
+	}
+	meta.SetStatusCondition(&as.Status.Conditions, cond)
+}
+
+// actionSetRun is one reconcile of one ActionSet: the stepper advance uses.
+type actionSetRun struct {
+	r          *Reconciler
+	ctx        context.Context
+	as         *batonv1.ActionSet
+	blueprints map[string]*batonv1.Blueprint
+	jobs       map[string]*batchv1.Job
+	// transient is an API error met while stepping; the reconcile is retried.
+	transient error
+}
+
+func (run *actionSetRun) blueprint(name string) (*batonv1.Blueprint, error) {
+	if bp, ok := run.blueprints[name]; ok {
+		return bp, nil
+	}
+	var bp batonv1.Blueprint
+	if err := run.r.Get(run.ctx, client.ObjectKey{Namespace: run.as.Namespace, Name: name}, &bp); err != nil {
+		return nil, fmt.Errorf("blueprint %s/%s: %w", run.as.Namespace, name, err)
+	}
+	run.blueprints[name] = &bp
+	return &bp, nil
+}
+
+func (run *actionSetRun) blueprintAction(i int) (*batonv1.BlueprintAction, error) {
+	spec := run.as.Spec.Actions[i]
+	bp, err := run.blueprint(spec.Blueprint)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := bp.Actions[spec.Name]
+	if !ok {
+		return nil, fmt.Errorf("blueprint %s has no action %q", spec.Blueprint, spec.Name)
+	}
+	return &a, nil
+}
+
+// initialise checks that everything the ActionSet names exists and lists
+// every phase as pending.
+func (run *actionSetRun) initialise() error {
+	as := run.as
+	if len(as.Spec.Actions) == 0 {
+		return fmt.Errorf("the ActionSet has no actions")
+	}
+	for i, spec := range as.Spec.Actions {
+		bpAction, err := run.blueprintAction(i)
+		if err != nil {
+			return fmt.Errorf("action %q: %w", spec.Name, err)
+		}
+		for _, name := range bpAction.InputArtifactNames {
+			if _, ok := spec.Artifacts[name]; !ok {
+				return fmt.Errorf("action %q: blueprint %s needs input artifact %q", spec.Name, spec.Blueprint, name)
+			}
+		}
+		for _, name := range bpAction.ConfigMapNames {
+			if _, ok := spec.ConfigMaps[name]; !ok {
+				return fmt.Errorf("action %q: blueprint %s needs configMap %q", spec.Name, spec.Blueprint, name)
+			}
+		}
+		for _, name := range bpAction.SecretNames {
+			if _, ok := spec.Secrets[name]; !ok {
+				return fmt.Errorf("action %q: blueprint %s needs secret %q", spec.Name, spec.Blueprint, name)
+			}
+		}
+		// Resolving the parameters fetches the object, ConfigMaps, Secrets
+		// and Profile: a missing one fails the ActionSet now, not mid-run.
+		res := resolver{c: run.r.Client, cl: run.r.Client, as: as}
+		if _, err := res.params(run.ctx, i, bpAction); err != nil {
+			return fmt.Errorf("action %q: %w", spec.Name, err)
+		}
+		status := batonv1.ActionStatus{Name: spec.Name, Object: spec.Object, Blueprint: spec.Blueprint}
+		for _, p := range bpAction.Phases {
+			status.Phases = append(status.Phases, batonv1.Phase{Name: p.Name, State: batonv1.StatePending})
+		}
+		if bpAction.DeferPhase != nil {
+			status.DeferPhase = &batonv1.Phase{Name: bpAction.DeferPhase.Name, State: batonv1.StatePending}
+		}
+		as.Status.Actions = append(as.Status.Actions, status)
+	}
+	as.Status.State = batonv1.StateRunning
+	return nil
+}
+
+// loadJobs lists the Jobs this ActionSet owns.
+func (run *actionSetRun) loadJobs() error {
+	var jobs batchv1.JobList
+	if err := run.r.List(run.ctx, &jobs, client.InNamespace(run.as.Namespace),
+		client.MatchingLabels{dispatcher.LabelActionSetUID: string(run.as.UID)}); err != nil {
+		return err
+	}
+	run.jobs = map[string]*batchv1.Job{}
+	for i := range jobs.Items {
+		run.jobs[jobs.Items[i].Name] = &jobs.Items[i]
+	}
+	return nil
+}
+
+// phaseOf returns the Blueprint phase and dispatcher identity for k.
+func (run *actionSetRun) phaseOf(k phaseKey) (batonv1.BlueprintPhase, dispatcher.Phase, error) {
+	bpAction, err := run.blueprintAction(k.action)
+	if err != nil {
+		return batonv1.BlueprintPhase{}, dispatcher.Phase{}, err
+	}
+	var bpPhase batonv1.BlueprintPhase
+	switch {
+	case k.deferred && bpAction.DeferPhase != nil:
+		bpPhase = *bpAction.DeferPhase
+	case !k.deferred && k.phase < len(bpAction.Phases):
+		bpPhase = bpAction.Phases[k.phase]
+	default:
+		return bpPhase, dispatcher.Phase{}, fmt.Errorf("blueprint changed: phase %d of action %q is gone", k.phase, run.as.Spec.Actions[k.action].Name)
+	}
+	spec := run.as.Spec.Actions[k.action]
+	d := dispatcher.Phase{
+		ActionSet:      dispatcher.ActionSetRef{Name: run.as.Name, Namespace: run.as.Namespace, UID: run.as.UID},
+		Action:         spec.Name,
+		ActionIndex:    k.action,
+		Name:           bpPhase.Name,
+		Index:          k.phase,
+		Deferred:       k.deferred,
+		Function:       bpPhase.Func,
+		PodOverride:    spec.PodOverride,
+		PodLabels:      spec.PodLabels,
+		PodAnnotations: spec.PodAnnotations,
+	}
+	d.SpecSecret = dispatcher.JobName(d)
+	return bpPhase, d, nil
+}
+
+func (run *actionSetRun) observe(k phaseKey) (jobResult, bool) {
+	_, d, err := run.phaseOf(k)
+	if err != nil {
+		return jobResult{state: batonv1.StateFailed, message: err.Error()}, true
+	}
+	job, ok := run.jobs[dispatcher.JobName(d)]
+	if !ok {
+		return jobResult{}, false
+	}
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			out, err := run.outputsOf(job)
+			if err != nil {
+				return jobResult{state: batonv1.StateFailed, message: err.Error()}, true
+			}
+			return jobResult{state: batonv1.StateComplete, outputs: out}, true
+		case batchv1.JobFailed:
+			return jobResult{state: batonv1.StateFailed, message: run.failureOf(job, c)}, true
+		}
+	}
+	return jobResult{state: batonv1.StateRunning}, true
+}
+
+// phasePods lists a Job's pods, newest first, straight from the API server:
+// only finished Jobs are read, rarely enough not to need a pod cache.
+func (run *actionSetRun) phasePods(job *batchv1.Job) ([]corev1.Pod, error) {
+	pods, err := run.r.Kube.CoreV1().Pods(job.Namespace).List(run.ctx, metav1.ListOptions{
+		LabelSelector: batchv1.JobNameLabel + "=" + job.Name,
+	})
+	if err != nil {
+		return nil, err
+	}
+	items := pods.Items
+	for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+		items[i], items[j] = items[j], items[i]
+	}
+	return items, nil
+}
+
+func terminated(pod corev1.Pod) *corev1.ContainerStateTerminated {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == dispatcher.MainContainer && cs.State.Terminated != nil {
+			return cs.State.Terminated
+		}
+	}
+	return nil
+}
+
+func (run *actionSetRun) outputsOf(job *batchv1.Job) (map[string]any, error) {
+	pods, err := run.phasePods(job)
+	if err != nil {
+		return nil, fmt.Errorf("read outputs of job %s: %w", job.Name, err)
+	}
+	for _, pod := range pods {
+		t := terminated(pod)
+		if pod.Status.Phase != corev1.PodSucceeded || t == nil {
+			continue
+		}
+		readLog := func() (io.ReadCloser, error) {
+			return run.r.Kube.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: dispatcher.MainContainer}).Stream(run.ctx)
+		}
+		return outputs.Decode(t.Message, readLog)
+	}
+	return nil, fmt.Errorf("job %s completed but its pod is gone: outputs cannot be read", job.Name)
+}
+
+// failureOf explains a failed Job: the runner's own message when it wrote
+// one, else the container's exit, else the Job's condition.
+func (run *actionSetRun) failureOf(job *batchv1.Job, c batchv1.JobCondition) string {
+	pods, err := run.phasePods(job)
+	if err == nil {
+		for _, pod := range pods {
+			if t := terminated(pod); t != nil && t.ExitCode != 0 {
+				if msg := outputs.FailureMessage(t.Message); msg != "" {
+					return msg
+				}
+				return fmt.Sprintf("container exited with code %d (%s); logs: kubectl logs -n %s %s", t.ExitCode, t.Reason, pod.Namespace, pod.Name)
+			}
+		}
+	}
+	return fmt.Sprintf("job %s: %s: %s", job.Name, c.Reason, c.Message)
+}
+
+// start renders phase k, stores it in the phase Secret and creates the Job.
+// AlreadyExists is success: a Job created by an earlier reconcile (or an
+// earlier controller) is adopted, never duplicated.
+func (run *actionSetRun) start(k phaseKey) error {
+	bpPhase, d, err := run.phaseOf(k)
+	if err != nil {
+		return err
+	}
+	bpAction, err := run.blueprintAction(k.action)
+	if err != nil {
+		return err
+	}
+	res := resolver{c: run.r.Client, cl: run.r.Client, as: run.as}
+	params, err := res.params(run.ctx, k.action, bpAction)
+	if err != nil {
+		if isMissing(err) {
+			return err
+		}
+		run.transient = err
+		return nil
+	}
+	args, err := render.Args(bpPhase.Args, params)
+	if err != nil {
+		return err
+	}
+	doc := phase.Spec{
+		ActionSet: run.as.Name, Namespace: run.as.Namespace,
+		Action: d.Action, Phase: d.Name, Function: bpPhase.Func, Args: args,
+		Object: toPhaseRef(run.as.Spec.Actions[k.action].Object), Objects: map[string]phase.ObjectRef{},
+	}
+	for name, ref := range bpPhase.Objects {
+		rendered, err := render.ObjectReference("objects."+name, ref, params)
+		if err != nil {
+			return err
+		}
+		doc.Objects[name] = toPhaseRef(rendered)
+	}
+	if bpPhase.Func == "KubeTask" {
+		user, err := kubeTaskContainer(args)
+		if err != nil {
+			return err
+		}
+		d.User = user
+	}
+	job, err := dispatcher.Build(d, run.r.Settings)
+	if err != nil {
+		return err
+	}
+	if err := run.createSecret(d, job, doc); err != nil {
+		run.transient = err
+		return nil
+	}
+	if err := run.r.Create(run.ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+			return fmt.Errorf("create job: %w", err)
+		}
+		run.transient = err
+	}
+	return nil
+}
+
+func (run *actionSetRun) createSecret(d dispatcher.Phase, job *batchv1.Job, doc phase.Spec) error {
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: d.SpecSecret, Namespace: job.Namespace, Labels: job.Labels,
+			OwnerReferences: job.OwnerReferences,
+		},
+		Type: "baton.dev/phase",
+		Data: map[string][]byte{phase.SpecFile: raw},
+	}
+	if err := run.r.Create(run.ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+// stop deletes a running phase's Job. Background propagation: the API's
+// default for batch/v1 Jobs would orphan the pod, which would keep running.
+func (run *actionSetRun) stop(k phaseKey) {
+	_, d, err := run.phaseOf(k)
+	if err != nil {
+		return
+	}
+	job, ok := run.jobs[dispatcher.JobName(d)]
+	if !ok {
+		return
+	}
+	err = run.r.Delete(run.ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) {
+		log.FromContext(run.ctx).Error(err, "stop job", "job", job.Name)
+		run.transient = err
+	}
+}
+
+func (run *actionSetRun) renderOutputArtifacts() {
+	for i := range run.as.Status.Actions {
+		bpAction, err := run.blueprintAction(i)
+		if err != nil || len(bpAction.OutputArtifacts) == 0 {
+			continue
+		}
+		res := resolver{c: run.r.Client, cl: run.r.Client, as: run.as}
+		params, err := res.params(run.ctx, i, bpAction)
+		if err == nil {
+			var arts map[string]batonv1.Artifact
+			if arts, err = render.Artifacts("outputArtifacts", bpAction.OutputArtifacts, params); err == nil {
+				run.as.Status.Actions[i].Artifacts = arts
+				continue
+			}
+		}
+		run.as.Status.State = batonv1.StateFailed
+		run.as.Status.Error = &batonv1.ActionSetError{Message: fmt.Sprintf("action %q: %v", run.as.Status.Actions[i].Name, err)}
+		return
+	}
+}
+
+func toPhaseRef(r batonv1.ObjectReference) phase.ObjectRef {
+	return phase.ObjectRef{APIVersion: r.APIVersion, Group: r.Group, Resource: r.Resource, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace}
+}
+
+// kubeTaskContainer reads KubeTask's image and command arguments.
+func kubeTaskContainer(args map[string]any) (*dispatcher.UserContainer, error) {
+	image, _ := args["image"].(string)
+	if image == "" {
+		return nil, fmt.Errorf("KubeTask: argument \"image\" is required")
+	}
+	raw, ok := args["command"].([]any)
+	if !ok || len(raw) == 0 {
+		return nil, fmt.Errorf("KubeTask: argument \"command\" must be a non-empty list")
+	}
+	cmd := make([]string, len(raw))
+	for i, c := range raw {
+		s, ok := c.(string)
+		if !ok {
+			return nil, fmt.Errorf("KubeTask: command[%d] is not a string", i)
+		}
+		cmd[i] = s
+	}
+	return &dispatcher.UserContainer{Image: image, Command: cmd}, nil
+}
+
+func runtimeConvert(in map[string]any, out any) error {
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(in, out)
+}

@@ -1,0 +1,373 @@
+//go:build integration
+
+package controller_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+	"github.com/batonhq/baton/controller"
+	"github.com/batonhq/baton/dispatcher"
+	"github.com/batonhq/baton/internal/testenv"
+	"github.com/batonhq/baton/runner/outputs"
+	"github.com/batonhq/baton/runner/phase"
+)
+
+// env is a real kube-apiserver + etcd with the CRDs and the controller
+// running; no kubelet and no Job controller, so tests play their part by
+// writing pod and Job status.
+type env struct {
+	c    client.Client
+	kube kubernetes.Interface
+	ns   string
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	cfg := testenv.Start(t, testenv.Options{CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")}})
+	scheme := runtime.NewScheme()
+	require.NoError(t, clientgoscheme.AddToScheme(scheme))
+	require.NoError(t, batonv1.AddToScheme(scheme))
+	ctrl.SetLogger(testr.New(t))
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		// Every test runs its own manager in one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	require.NoError(t, err)
+	kube, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	r := &controller.Reconciler{
+		Client: mgr.GetClient(), Kube: kube, Scheme: scheme,
+		Recorder: mgr.GetEventRecorderFor("baton"), //nolint:staticcheck // the events/v1 recorder is not needed here
+		Settings: dispatcher.Settings{RunnerImage: "baton.local/runner:test", ServiceAccount: "baton-runner"},
+	}
+	require.NoError(t, r.SetupWithManager(mgr))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "baton-it-"}}
+	require.NoError(t, c.Create(ctx, ns))
+	return &env{c: c, kube: kube, ns: ns.Name}
+}
+
+func (e *env) create(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		o.SetNamespace(e.ns)
+		require.NoError(t, e.c.Create(context.Background(), o), "create %T %s", o, o.GetName())
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() (bool, error)) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 20*time.Second, true,
+		func(context.Context) (bool, error) { return cond() })
+	require.NoError(t, err, "waiting for %s", what)
+}
+
+func (e *env) jobs(t *testing.T, actionSet string) []batchv1.Job {
+	t.Helper()
+	var list batchv1.JobList
+	require.NoError(t, e.c.List(context.Background(), &list, client.InNamespace(e.ns),
+		client.MatchingLabels{dispatcher.LabelActionSet: actionSet}))
+	return list.Items
+}
+
+// waitJob waits for the Job of the named phase and returns it.
+func (e *env) waitJob(t *testing.T, actionSet, phaseName string) batchv1.Job {
+	t.Helper()
+	var found batchv1.Job
+	eventually(t, "job of phase "+phaseName, func() (bool, error) {
+		for _, j := range e.jobs(t, actionSet) {
+			if j.Labels[dispatcher.LabelPhase] == phaseName {
+				found = j
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return found
+}
+
+// finish plays kubelet and Job controller: a pod of the Job terminates with
+// exitCode and termination message msg, then the Job gets its terminal
+// conditions.
+func (e *env) finish(t *testing.T, job batchv1.Job, exitCode int32, msg string) {
+	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-pod", Namespace: e.ns, Labels: job.Spec.Template.Labels},
+		Spec:       job.Spec.Template.Spec,
+	}
+	require.NoError(t, e.c.Create(ctx, pod))
+	podPhase := corev1.PodSucceeded
+	if exitCode != 0 {
+		podPhase = corev1.PodFailed
+	}
+	pod.Status = corev1.PodStatus{Phase: podPhase, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: dispatcher.MainContainer, Image: job.Spec.Template.Spec.Containers[0].Image,
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: msg, Reason: "Completed"}},
+	}}}
+	require.NoError(t, e.c.Status().Update(ctx, pod))
+
+	now := metav1.Now()
+	job.Status.StartTime = &now
+	if exitCode == 0 {
+		job.Status.Succeeded = 1
+		job.Status.CompletionTime = &now
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}
+	} else {
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
+		}
+	}
+	require.NoError(t, e.c.Status().Update(ctx, &job))
+}
+
+func outputsMessage(t *testing.T, o outputs.Outputs) string {
+	msg, logLine, err := outputs.Report(o)
+	require.NoError(t, err)
+	require.Empty(t, logLine)
+	return msg
+}
+
+func (e *env) actionSet(t *testing.T, name string) batonv1.ActionSet {
+	t.Helper()
+	var as batonv1.ActionSet
+	require.NoError(t, e.c.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: name}, &as))
+	return as
+}
+
+func (e *env) waitState(t *testing.T, name string, want batonv1.State) batonv1.ActionSet {
+	t.Helper()
+	var as batonv1.ActionSet
+	eventually(t, "ActionSet "+name+" to be "+string(want), func() (bool, error) {
+		as = e.actionSet(t, name)
+		return as.Status.State == want, nil
+	})
+	return as
+}
+
+func deployment(name string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
+			},
+		},
+	}
+}
+
+func actionSetFor(name, blueprint, action, deploymentName, ns string) *batonv1.ActionSet {
+	return &batonv1.ActionSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: batonv1.ActionSetSpec{Actions: []batonv1.ActionSpec{{
+			Name: action, Blueprint: blueprint,
+			Object:  batonv1.ObjectReference{Kind: "deployment", Name: deploymentName, Namespace: ns},
+			Options: map[string]string{"label": "nightly"},
+		}}},
+	}
+}
+
+func threePhaseBlueprint() *batonv1.Blueprint {
+	return &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: "three"},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {
+			Phases: []batonv1.BlueprintPhase{
+				{Name: "first", Func: "KubeTask", Args: batonv1.JSONMap{"image": "busybox", "command": []any{"sh", "-c", "kando output id {{ .Options.label }}"}}},
+				{Name: "second", Func: "KubeExec", Args: batonv1.JSONMap{"namespace": "{{ .Deployment.Namespace }}", "command": []any{"echo", "{{ .Phases.first.Output.id }}"}}},
+				{Name: "third", Func: "Wait", Args: batonv1.JSONMap{"timeout": "1m"}},
+			},
+			OutputArtifacts: map[string]batonv1.Artifact{"result": {KeyValue: map[string]string{"id": "{{ .Phases.first.Output.id }}-{{ .Phases.second.Output.n }}"}}},
+			DeferPhase:      &batonv1.BlueprintPhase{Name: "cleanup", Func: "Wait", Args: batonv1.JSONMap{"timeout": "1m"}},
+		}},
+	}
+}
+
+func (e *env) phaseSpec(t *testing.T, job batchv1.Job) phase.Spec {
+	t.Helper()
+	var s corev1.Secret
+	require.NoError(t, e.c.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: job.Spec.Template.Spec.Volumes[0].Secret.SecretName}, &s))
+	var spec phase.Spec
+	require.NoError(t, jsonUnmarshal(s.Data[phase.SpecFile], &spec))
+	return spec
+}
+
+func TestIntegrationActionSetRunsPhasesInOrder(t *testing.T) {
+	e := start(t)
+	e.create(t, deployment("db"), threePhaseBlueprint(), actionSetFor("run", "three", "backup", "db", e.ns))
+
+	first := e.waitJob(t, "run", "first")
+	as := e.waitState(t, "run", batonv1.StateRunning)
+	require.Len(t, as.Status.Actions, 1)
+	assert.Equal(t, []batonv1.State{batonv1.StateRunning, batonv1.StatePending, batonv1.StatePending},
+		phaseStates(as.Status.Actions[0]), "every phase is listed from the start")
+	assert.Len(t, e.jobs(t, "run"), 1, "later phases wait")
+
+	// KubeTask: the user's image, the runner wrapped around the command.
+	main := first.Spec.Template.Spec.Containers[0]
+	assert.Equal(t, "busybox", main.Image)
+	assert.Equal(t, []string{"sh", "-c", "kando output id nightly"}, main.Command[len(main.Command)-3:])
+
+	e.finish(t, first, 0, outputsMessage(t, outputs.Outputs{"id": "abc"}))
+	second := e.waitJob(t, "run", "second")
+	spec := e.phaseSpec(t, second)
+	assert.Equal(t, []any{"echo", "abc"}, spec.Args["command"], "phase 2 renders phase 1's output")
+	assert.Equal(t, e.ns, spec.Args["namespace"])
+	for _, c := range second.Spec.Template.Spec.Containers {
+		assert.NotContains(t, c.Args, "abc", "rendered args stay in the Secret, out of the Job")
+	}
+
+	e.finish(t, second, 0, outputsMessage(t, outputs.Outputs{"n": "7"}))
+	e.finish(t, e.waitJob(t, "run", "third"), 0, "")
+	e.finish(t, e.waitJob(t, "run", "cleanup"), 0, "")
+
+	as = e.waitState(t, "run", batonv1.StateComplete)
+	assert.Equal(t, batonv1.JSONMap{"id": "abc"}, as.Status.Actions[0].Phases[0].Output)
+	assert.Equal(t, map[string]batonv1.Artifact{"result": {KeyValue: map[string]string{"id": "abc-7"}}}, as.Status.Actions[0].Artifacts)
+	assert.Equal(t, "100", as.Status.Progress.PercentCompleted)
+	assert.Equal(t, batonv1.StateComplete, as.Status.Actions[0].DeferPhase.State)
+	assert.Len(t, e.jobs(t, "run"), 4, "one Job per phase, none twice")
+	var cond *metav1.Condition
+	for i := range as.Status.Conditions {
+		if as.Status.Conditions[i].Type == controller.ConditionComplete {
+			cond = &as.Status.Conditions[i]
+		}
+	}
+	require.NotNil(t, cond)
+	assert.Equal(t, metav1.ConditionTrue, cond.Status)
+}
+
+func TestIntegrationFailureStopsSiblingsAndRunsDeferPhase(t *testing.T) {
+	e := start(t)
+	as := actionSetFor("fail", "three", "backup", "db", e.ns)
+	as.Spec.Actions = append(as.Spec.Actions, as.Spec.Actions[0]) // two actions side by side
+	e.create(t, deployment("db"), threePhaseBlueprint(), as)
+
+	eventually(t, "both actions' first Jobs", func() (bool, error) { return len(e.jobs(t, "fail")) == 2, nil })
+	jobs := e.jobs(t, "fail")
+	failing, sibling := jobs[0], jobs[1]
+	e.finish(t, failing, 3, outputs.ReportFailure(assertErr("pg_dump: connection refused")))
+
+	eventually(t, "the sibling's Job to be deleted", func() (bool, error) {
+		var j batchv1.Job
+		err := e.c.Get(context.Background(), client.ObjectKeyFromObject(&sibling), &j)
+		return err != nil || j.DeletionTimestamp != nil, nil
+	})
+	// Both actions started, so both deferPhases run.
+	eventually(t, "two cleanup Jobs", func() (bool, error) {
+		n := 0
+		for _, j := range e.jobs(t, "fail") {
+			if j.Labels[dispatcher.LabelPhase] == "cleanup" {
+				n++
+			}
+		}
+		return n == 2, nil
+	})
+	for _, j := range e.jobs(t, "fail") {
+		if j.Labels[dispatcher.LabelPhase] == "cleanup" {
+			e.finish(t, j, 0, "")
+		}
+	}
+	got := e.waitState(t, "fail", batonv1.StateFailed)
+	assert.Contains(t, got.Status.Error.Message, "pg_dump: connection refused")
+	for _, a := range got.Status.Actions {
+		assert.Equal(t, batonv1.StatePending, a.Phases[1].State, "later phases never run")
+	}
+	for _, j := range e.jobs(t, "fail") {
+		assert.NotEqual(t, "second", j.Labels[dispatcher.LabelPhase])
+	}
+}
+
+func TestIntegrationInvalidActionSetsFailWithAMessage(t *testing.T) {
+	e := start(t)
+	e.create(t, deployment("db"), threePhaseBlueprint())
+	tests := []struct {
+		name    string
+		as      *batonv1.ActionSet
+		wantMsg string
+	}{
+		{"missing blueprint", actionSetFor("no-bp", "nope", "backup", "db", e.ns), `blueprint ` + e.ns + `/nope`},
+		{"missing action", actionSetFor("no-action", "three", "restore", "db", e.ns), `has no action "restore"`},
+		{"missing object", actionSetFor("no-object", "three", "backup", "gone", e.ns), `object Deployment ` + e.ns + `/gone`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.create(t, tt.as)
+			got := e.waitState(t, tt.as.Name, batonv1.StateFailed)
+			assert.Contains(t, got.Status.Error.Message, tt.wantMsg)
+			assert.Empty(t, e.jobs(t, tt.as.Name))
+			eventually(t, "a Warning event", func() (bool, error) {
+				var evs corev1.EventList
+				err := e.c.List(context.Background(), &evs, client.InNamespace(e.ns))
+				for _, ev := range evs.Items {
+					if ev.InvolvedObject.Name == tt.as.Name && ev.Type == corev1.EventTypeWarning {
+						return true, err
+					}
+				}
+				return false, err
+			})
+		})
+	}
+}
+
+func TestIntegrationTemplateErrorNamesTheField(t *testing.T) {
+	e := start(t)
+	bp := threePhaseBlueprint()
+	a := bp.Actions["backup"]
+	a.Phases[0].Args = batonv1.JSONMap{"image": "busybox", "command": []any{"echo", "{{ .Options.missing }}"}}
+	bp.Actions["backup"] = a
+	e.create(t, deployment("db"), bp, actionSetFor("tmpl", "three", "backup", "db", e.ns))
+	// The action did start (its first phase was attempted), so its
+	// deferPhase still runs: cleanup must not depend on how far a run got.
+	e.finish(t, e.waitJob(t, "tmpl", "cleanup"), 0, "")
+	got := e.waitState(t, "tmpl", batonv1.StateFailed)
+	for _, j := range e.jobs(t, "tmpl") {
+		assert.Equal(t, "cleanup", j.Labels[dispatcher.LabelPhase], "the phase that did not render has no Job")
+	}
+	assert.Contains(t, got.Status.Error.Message, `action "backup" phase "first": args.command[1]`)
+	assert.Contains(t, got.Status.Error.Message, `"missing"`)
+}
+
+func phaseStates(a batonv1.ActionStatus) []batonv1.State {
+	var s []batonv1.State
+	for _, p := range a.Phases {
+		s = append(s, p.State)
+	}
+	return s
+}
