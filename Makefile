@@ -32,15 +32,16 @@ build: ## Compile every binary into _output/bin
 .PHONY: generate manifests verify-generated
 generate: $(CONTROLLER_GEN) ## Regenerate DeepCopy methods (api/**/zz_generated.deepcopy.go)
 	$(CONTROLLER_GEN) object paths=./api/...
-manifests: $(CONTROLLER_GEN) ## Regenerate the CRDs in config/crd/bases from api/
+manifests: $(CONTROLLER_GEN) ## Regenerate the CRDs (config/crd/bases) and the controller's ClusterRole (config/rbac/role.yaml)
 	rm -f $(CRD_DIR)/*.yaml
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$(CRD_DIR)
+	$(CONTROLLER_GEN) rbac:roleName=baton-controller paths=./controller/... output:rbac:artifacts:config=config/rbac
 # Snapshots the generated files, regenerates them in place and compares: any
 # difference (changed, added or removed file) fails, leaving the fresh output
 # in the tree to review and commit.
 verify-generated: $(CONTROLLER_GEN) ## Fail if `make generate manifests` would change any generated file
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	snapshot() { mkdir -p "$$1"; { find api -name 'zz_generated.*.go'; find $(CRD_DIR) -name '*.yaml'; } | sort | xargs -r cp --parents -t "$$1"; }; \
+	snapshot() { mkdir -p "$$1"; { find api -name 'zz_generated.*.go'; find $(CRD_DIR) -name '*.yaml'; echo config/rbac/role.yaml; } | sort | xargs -r cp --parents -t "$$1"; }; \
 	snapshot "$$tmp/before"; \
 	$(MAKE) --no-print-directory -s generate manifests >/dev/null; \
 	snapshot "$$tmp/after"; \
@@ -66,7 +67,7 @@ lint: vet verify-generated ## gofmt check + vet + generated files up to date + s
 # cluster-up comes before test-integration: it compiles the binaries both
 # need while debootstrap runs beside the compile.
 test: lint test-unit cluster-up test-integration images ## Everything: unit, integration, e2e on the local kind cluster
-	$(MAKE) e2e E2E_KUBECONFIG=$(LOCAL_KUBECONFIG)
+	$(MAKE) deploy e2e E2E_KUBECONFIG=$(LOCAL_KUBECONFIG)
 
 .PHONY: test-unit
 test-unit: ## Unit tests (no cluster, no API server)
@@ -87,6 +88,14 @@ e2e: ## e2e suite against $$KUBECONFIG (default: the local cluster); images must
 	BATON_RUNNER_IMAGE=baton.local/runner:$(IMAGE_TAG) BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
 		go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 20m -v ./e2e
 
+.PHONY: deploy undeploy
+deploy: ## Install Baton (CRDs, RBAC, controller) into $$KUBECONFIG's cluster (default: the local one); images must be there
+	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl apply --server-side --force-conflicts -k config/default
+	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl -n baton rollout restart deployment/baton-controller
+	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl -n baton rollout status deployment/baton-controller --timeout=180s
+undeploy: ## Remove Baton from $$KUBECONFIG's cluster
+	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl delete --ignore-not-found -k config/default
+
 .PHONY: cluster-up cluster-down
 cluster-up: ## Create (or reuse) the local kind cluster, building the node image if needed
 	bash e2e/cluster/up.sh
@@ -102,7 +111,7 @@ images: ## Build Baton's images without Docker and load them into the local clus
 	bash images/build.sh
 
 .PHONY: demo
-demo: cluster-up images ## Bring the local cluster up and run a Job end to end
+demo: cluster-up images deploy ## Bring the local cluster up, install Baton and run a 3-phase blueprint end to end
 	bash e2e/demo.sh
 
 .PHONY: clean

@@ -55,7 +55,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=baton.dev,resources=blueprints;profiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups="",resources=pods;configmaps;namespaces;persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods;configmaps;namespaces;persistentvolumeclaims;serviceaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch
@@ -207,6 +207,14 @@ func (run *actionSetRun) initialise() error {
 	as := run.as
 	if len(as.Spec.Actions) == 0 {
 		return fmt.Errorf("the ActionSet has no actions")
+	}
+	// Without the runner's ServiceAccount the Job controller cannot create
+	// any phase pod and the ActionSet would wait forever.
+	if sa := run.r.Settings.ServiceAccount; sa != "" {
+		var acct corev1.ServiceAccount
+		if err := run.r.Get(run.ctx, client.ObjectKey{Namespace: as.Namespace, Name: sa}, &acct); err != nil {
+			return fmt.Errorf("phase pods run as ServiceAccount %s/%s: %w (create ActionSets in Baton's namespace, or give this namespace that ServiceAccount: see docs/install.md)", as.Namespace, sa, err)
+		}
 	}
 	for i, spec := range as.Spec.Actions {
 		bpAction, err := run.blueprintAction(i)
@@ -401,7 +409,7 @@ func (run *actionSetRun) start(k phaseKey) error {
 		run.transient = err
 		return nil
 	}
-	args, err := render.Args(bpPhase.Args, params)
+	args, err := renderPhaseArgs(bpPhase.Func, bpPhase.Args, params)
 	if err != nil {
 		return err
 	}
@@ -503,25 +511,17 @@ func toPhaseRef(r batonv1.ObjectReference) phase.ObjectRef {
 	return phase.ObjectRef{APIVersion: r.APIVersion, Group: r.Group, Resource: r.Resource, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace}
 }
 
-// kubeTaskContainer reads KubeTask's image and command arguments.
+// kubeTaskContainer reads KubeTask's image argument; the runner reads the
+// command from the phase Secret itself.
 func kubeTaskContainer(args map[string]any) (*dispatcher.UserContainer, error) {
 	image, _ := args["image"].(string)
 	if image == "" {
 		return nil, fmt.Errorf("KubeTask: argument \"image\" is required")
 	}
-	raw, ok := args["command"].([]any)
-	if !ok || len(raw) == 0 {
+	if cmd, ok := args["command"].([]any); !ok || len(cmd) == 0 {
 		return nil, fmt.Errorf("KubeTask: argument \"command\" must be a non-empty list")
 	}
-	cmd := make([]string, len(raw))
-	for i, c := range raw {
-		s, ok := c.(string)
-		if !ok {
-			return nil, fmt.Errorf("KubeTask: command[%d] is not a string", i)
-		}
-		cmd[i] = s
-	}
-	return &dispatcher.UserContainer{Image: image, Command: cmd}, nil
+	return &dispatcher.UserContainer{Image: image}, nil
 }
 
 func runtimeConvert(in map[string]any, out any) error {

@@ -72,6 +72,7 @@ func start(t *testing.T) *env {
 	require.NoError(t, err)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "baton-it-"}}
 	require.NoError(t, c.Create(ctx, ns))
+	require.NoError(t, c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "baton-runner", Namespace: ns.Name}}))
 	return &env{c: c, kube: kube, ns: ns.Name}
 }
 
@@ -239,10 +240,12 @@ func TestIntegrationActionSetRunsPhasesInOrder(t *testing.T) {
 		phaseStates(as.Status.Actions[0]), "every phase is listed from the start")
 	assert.Len(t, e.jobs(t, "run"), 1, "later phases wait")
 
-	// KubeTask: the user's image, the runner wrapped around the command.
+	// KubeTask: the user's image, the runner wrapped around the command,
+	// which it reads from the phase Secret.
 	main := first.Spec.Template.Spec.Containers[0]
 	assert.Equal(t, "busybox", main.Image)
-	assert.Equal(t, []string{"sh", "-c", "kando output id nightly"}, main.Command[len(main.Command)-3:])
+	assert.NotContains(t, main.Command, "kando output id nightly")
+	assert.Equal(t, []any{"sh", "-c", "kando output id nightly"}, e.phaseSpec(t, first).Args["command"])
 
 	e.finish(t, first, 0, outputsMessage(t, outputs.Outputs{"id": "abc"}))
 	second := e.waitJob(t, "run", "second")

@@ -81,12 +81,11 @@ type ActionSetRef struct {
 }
 
 // UserContainer is set for functions (KubeTask) that run the user's image
-// and command rather than the runner image: the runner binary is copied into
-// the pod by an init container and wraps the user's command, so outputs are
-// still captured.
+// rather than the runner image: the runner binary is copied into the pod by
+// an init container and runs the phase's command (read from the phase
+// Secret, never put in the pod spec), so outputs are still captured.
 type UserContainer struct {
-	Image   string
-	Command []string
+	Image string
 }
 
 // Phase is one phase run of one action.
@@ -267,11 +266,9 @@ func (p Phase) podSpec(s Settings) corev1.PodSpec {
 		Name: initContainer, Image: s.RunnerImage, ImagePullPolicy: s.ImagePullPolicy,
 		Args: []string{"install", ToolsDir}, VolumeMounts: []corev1.VolumeMount{toolsMount},
 	}}
-	command := append([]string{ToolsDir + "/baton-runner"}, runArgs...)
-	command = append(command, "--")
 	spec.Containers = []corev1.Container{{
 		Name: MainContainer, Image: p.User.Image,
-		Command: append(command, p.User.Command...), Env: env,
+		Command: append([]string{ToolsDir + "/baton-runner"}, runArgs...), Env: env,
 		VolumeMounts:             []corev1.VolumeMount{specMount, toolsMount},
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 	}}

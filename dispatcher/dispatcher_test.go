@@ -36,8 +36,8 @@ func (b *phaseBuilder) named(name string, index int) *phaseBuilder {
 	return b
 }
 func (b *phaseBuilder) deferred() *phaseBuilder { b.p.Deferred = true; return b }
-func (b *phaseBuilder) user(image string, cmd ...string) *phaseBuilder {
-	b.p.User = &UserContainer{Image: image, Command: cmd}
+func (b *phaseBuilder) user(image string) *phaseBuilder {
+	b.p.User = &UserContainer{Image: image}
 	return b
 }
 func (b *phaseBuilder) override(o map[string]any) *phaseBuilder { b.p.PodOverride = o; return b }
@@ -127,7 +127,7 @@ func TestBuildRunnerPhase(t *testing.T) {
 }
 
 func TestBuildUserContainerPhase(t *testing.T) {
-	job, err := Build(aPhase().user("postgres:16", "sh", "-c", "pg_dump").obj(), settings)
+	job, err := Build(aPhase().user("postgres:16").obj(), settings)
 	require.NoError(t, err)
 	spec := job.Spec.Template.Spec
 
@@ -137,7 +137,8 @@ func TestBuildUserContainerPhase(t *testing.T) {
 	require.Len(t, spec.Containers, 1)
 	main := spec.Containers[0]
 	assert.Equal(t, "postgres:16", main.Image)
-	assert.Equal(t, []string{ToolsDir + "/baton-runner", "run", "--phase-dir=" + PhaseSpecDir, "--", "sh", "-c", "pg_dump"}, main.Command)
+	assert.Equal(t, []string{ToolsDir + "/baton-runner", "run", "--phase-dir=" + PhaseSpecDir}, main.Command,
+		"the user's command is read from the phase Secret, never put in the pod spec")
 }
 
 func TestBuildPodOverride(t *testing.T) {

@@ -33,10 +33,22 @@ type Result struct {
 	Err     error
 }
 
-// Run executes spec's function from registry, or, when command is not
-// empty, the user's command (functions such as KubeTask whose pod runs the
-// user's image with the runner wrapped around the command).
+// KubeTask is the function whose pod runs the user's image: the runner,
+// copied into that pod, runs the phase's command argument itself.
+const KubeTask = "KubeTask"
+
+// Run executes spec's function from registry, or a user's command: the
+// command given, or, for KubeTask, the phase's "command" argument. KubeTask's
+// command is read from the phase document rather than passed on the command
+// line so that rendered values (which may hold secrets) stay out of the Job
+// and pod specs.
 func Run(ctx context.Context, spec phase.Spec, registry Registry, command []string, toolsDir string, stdout, stderr io.Writer) Result {
+	if len(command) == 0 && spec.Function == KubeTask {
+		var err error
+		if command, err = stringList(spec.Args["command"]); err != nil {
+			return Result{Err: wrap(spec, fmt.Errorf("argument \"command\": %w", err))}
+		}
+	}
 	if len(command) > 0 {
 		out, err := RunCommand(ctx, command, toolsDir, stdout, stderr)
 		return Result{Outputs: out, Err: wrap(spec, err)}
@@ -148,4 +160,21 @@ func Install(dir string) error {
 	link := filepath.Join(dir, "kando")
 	_ = os.Remove(link)
 	return os.Symlink("baton-runner", link)
+}
+
+// stringList reads a non-empty list of strings from a rendered argument.
+func stringList(v any) ([]string, error) {
+	raw, ok := v.([]any)
+	if !ok || len(raw) == 0 {
+		return nil, errors.New("must be a non-empty list of strings")
+	}
+	out := make([]string, len(raw))
+	for i, e := range raw {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("element %d is not a string", i)
+		}
+		out[i] = s
+	}
+	return out, nil
 }

@@ -50,6 +50,11 @@ func TestRun(t *testing.T) {
 			outputs.Outputs{"version": "1.2"}, ""},
 		{"user command fails", spec("KubeTask"), []string{"sh", "-c", "exit 7"}, outputs.Outputs{}, "exited with code 7"},
 		{"user command missing", spec("KubeTask"), []string{"/no/such/binary"}, nil, "start /no/such/binary"},
+		{"KubeTask reads its command from the phase", phase.Spec{Function: "KubeTask",
+			Args: map[string]any{"command": []any{"sh", "-c", `echo '###Phase-output###: {"key":"k","value":"from-args"}'`}}},
+			nil, outputs.Outputs{"k": "from-args"}, ""},
+		{"KubeTask without a command", phase.Spec{Function: "KubeTask", Args: map[string]any{"command": "echo"}},
+			nil, nil, `argument "command": must be a non-empty list of strings`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,17 +17,21 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 
 	"github.com/batonhq/baton/internal/version"
 	"github.com/batonhq/baton/runner"
 	"github.com/batonhq/baton/runner/doctor"
+	builtin "github.com/batonhq/baton/runner/functions"
 	"github.com/batonhq/baton/runner/outputs"
 	"github.com/batonhq/baton/runner/phase"
 )
 
-// functions are the Blueprint functions this runner executes itself; the
-// engine registers them in runner/functions.
-var functions = runner.Registry{}
+// functions are the Blueprint functions this runner executes itself
+// (runner/functions). Their clients are built from the pod's in-cluster
+// configuration only when one of them runs, so running a user's command
+// (KubeTask) needs no cluster access.
+var functions = builtin.Lazy(rest.InClusterConfig)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
