@@ -151,6 +151,8 @@ func (p Phase) labels() map[string]string {
 
 func (p Phase) annotations() map[string]string {
 	return map[string]string{
+		// kubectl logs/exec pick the phase container without being told.
+		"kubectl.kubernetes.io/default-container": MainContainer,
 		AnnotationFunction:    p.Function,
 		AnnotationActionIndex: strconv.Itoa(p.ActionIndex),
 		AnnotationPhaseIndex:  strconv.Itoa(p.Index),

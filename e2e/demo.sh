@@ -1,54 +1,35 @@
 #!/usr/bin/env bash
-# demo.sh: runs a Job of Baton's runner image on the cluster KUBECONFIG names
-# (the local cluster by default) and prints its status and logs. `make demo`
-# runs it after cluster-up and images.
+# demo.sh: Baton end to end on the cluster KUBECONFIG names (the local
+# cluster by default), with Baton installed (make deploy): a sample app is
+# deployed, a 3-phase blueprint backs it up (every phase a Job), and the
+# ActionSet's status and per-phase logs are printed. `make demo` runs it.
 source "$(dirname "$0")/cluster/lib.sh"
 export KUBECONFIG="${KUBECONFIG:-${KUBECONFIG_PATH}}"
 export PATH="${K8S_BIN}:${PATH}"
-IMAGE="${BATON_RUNNER_IMAGE:-baton.local/runner:${IMAGE_TAG:-dev}}"
-NS=baton-demo
-JOB=baton-doctor
+EXAMPLES="${REPO_ROOT}/examples/demo"
 
-kubectl create namespace "${NS}" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n "${NS}" delete job "${JOB}" --ignore-not-found --cascade=foreground >/dev/null
+show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
-log "running Job ${NS}/${JOB} (${IMAGE} doctor)"
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: ${JOB}
-  namespace: ${NS}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-        - name: runner
-          image: ${IMAGE}
-          args: [doctor]
-YAML
+log "deploying the sample app (examples/demo/app.yaml)"
+kubectl apply -f "${EXAMPLES}/app.yaml" >/dev/null
+kubectl -n baton-demo rollout status deployment/notes --timeout=120s >/dev/null
+
+log "creating the blueprint and an ActionSet"
+kubectl apply -f "${EXAMPLES}/blueprint.yaml" >/dev/null
+name=$(kubectl create -f "${EXAMPLES}/actionset.yaml" -o jsonpath='{.metadata.name}')
 start=${SECONDS}
 state=""
-until [[ "${state}" == *Complete* || "${state}" == *Failed* ]]; do
-  ((SECONDS - start < 180)) || die "the demo Job did not finish in 180s"
-  sleep 0.5
-  state=$(kubectl -n "${NS}" get "job/${JOB}" -o jsonpath='{.status.conditions[?(@.status=="True")].type}')
+until [[ "${state}" == complete || "${state}" == failed ]]; do
+  ((SECONDS - start < 300)) || die "ActionSet ${name} did not finish in 300s"
+  sleep 1
+  state=$(kubectl -n baton get actionset "${name}" -o jsonpath='{.status.state}')
 done
-if [[ "${state}" != *Complete* ]]; then
-  kubectl -n "${NS}" describe "job/${JOB}"
-  kubectl -n "${NS}" logs -l "job-name=${JOB}" --tail=-1 || true
-  die "the demo Job failed"
-fi
-log "Job complete in $((SECONDS - start))s"
+log "ActionSet ${name} ${state} in $((SECONDS - start))s"
 
-echo
-echo "\$ kubectl get nodes"
-kubectl get nodes -o wide
-echo
-echo "\$ kubectl -n ${NS} get job ${JOB}"
-kubectl -n "${NS}" get job "${JOB}"
-echo
-echo "\$ kubectl -n ${NS} logs -l job-name=${JOB}"
-kubectl -n "${NS}" logs -l "job-name=${JOB}" --tail=-1
+show kubectl -n baton get actionset "${name}"
+show kubectl -n baton get jobs -l "baton.dev/actionset=${name}" -L baton.dev/phase
+show kubectl -n baton get actionset "${name}" -o jsonpath='{range .status.actions[*].phases[*]}{.name}{"\t"}{.state}{"\t"}{.output}{"\n"}{end}{"artifacts: "}{.status.actions[0].artifacts}{"\n"}'
+for phase in snapshot archive report; do
+  show kubectl -n baton logs -l "baton.dev/actionset=${name},baton.dev/phase=${phase}" --tail=-1
+done
+[[ "${state}" == complete ]] || { kubectl -n baton describe actionset "${name}"; die "the demo ActionSet failed"; }
