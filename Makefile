@@ -88,6 +88,11 @@ e2e: ## e2e suite against $$KUBECONFIG (default: the local cluster); images must
 	BATON_RUNNER_IMAGE=baton.local/runner:$(IMAGE_TAG) BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
 		go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 20m -v ./e2e
 
+.PHONY: bench
+bench: ## Phase-overhead benchmark on $$KUBECONFIG's cluster with Baton deployed (see docs/performance.md)
+	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
+		go test -tags e2e -run '^$$' -bench PhaseOverhead -benchtime $(or $(BENCH_COUNT),3)x -timeout 30m ./e2e
+
 .PHONY: deploy undeploy
 deploy: ## Install Baton (CRDs, RBAC, controller) into $$KUBECONFIG's cluster (default: the local one); images must be there
 	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl apply --server-side --force-conflicts -k config/default

@@ -38,7 +38,7 @@ type engine struct {
 	c client.Client
 }
 
-func connectEngine(t *testing.T) *engine {
+func connectEngine(t testing.TB) *engine {
 	t.Helper()
 	base := connect(t)
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()

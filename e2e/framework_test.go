@@ -47,7 +47,7 @@ type cluster struct {
 	kubeconfig string
 }
 
-func connect(t *testing.T) *cluster {
+func connect(t testing.TB) *cluster {
 	t.Helper()
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
