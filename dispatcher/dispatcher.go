@@ -153,10 +153,10 @@ func (p Phase) annotations() map[string]string {
 	return map[string]string{
 		// kubectl logs/exec pick the phase container without being told.
 		"kubectl.kubernetes.io/default-container": MainContainer,
-		AnnotationFunction:    p.Function,
-		AnnotationActionIndex: strconv.Itoa(p.ActionIndex),
-		AnnotationPhaseIndex:  strconv.Itoa(p.Index),
-		AnnotationDeferred:    strconv.FormatBool(p.Deferred),
+		AnnotationFunction:                        p.Function,
+		AnnotationActionIndex:                     strconv.Itoa(p.ActionIndex),
+		AnnotationPhaseIndex:                      strconv.Itoa(p.Index),
+		AnnotationDeferred:                        strconv.FormatBool(p.Deferred),
 	}
 }
 
