@@ -38,8 +38,15 @@ else
   fi
   docker network inspect kind >/dev/null 2>&1 || touch "${BATON_STATE}/kind-network-ours"
   log "creating cluster ${CLUSTER_NAME} from ${NODE_IMAGE}"
+  config="${REPO_ROOT}/kind-config.yaml"
+  if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then
+    # kind's published node images bring kindnetd; ours bring a bridge CNI
+    # config instead, which is why the repository's config turns kind's off.
+    config="${BATON_STATE}/kind-config.yaml"
+    sed 's/disableDefaultCNI: true/disableDefaultCNI: false/' "${REPO_ROOT}/kind-config.yaml" >"${config}"
+  fi
   timed "kind create" kind create cluster --name "${CLUSTER_NAME}" --image "${NODE_IMAGE}" \
-    --config "${REPO_ROOT}/kind-config.yaml" --kubeconfig "${KUBECONFIG_PATH}" --wait 0s
+    --config "${config}" --kubeconfig "${KUBECONFIG_PATH}" --wait 0s
 fi
 
 bash "${HERE}/firewall.sh" apply
