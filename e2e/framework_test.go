@@ -169,3 +169,15 @@ func (c *cluster) dumpNamespace(t *testing.T, namespace string) {
 		t.Logf("kubectl %s (err=%v):\n%s", strings.Join(args, " "), err, out)
 	}
 }
+
+// kubectlStdin runs kubectl with input on stdin and returns its stdout.
+func (c *cluster) kubectlStdin(t *testing.T, input string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("kubectl", args...)
+	cmd.Stdin = strings.NewReader(input)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "kubectl %s: %s", strings.Join(args, " "), stderr.String())
+	return string(out)
+}
