@@ -111,7 +111,9 @@ func TestKanisterBlueprintRunsWithOnlyItsAPIVersionChanged(t *testing.T) {
 	docs := strings.Split(doc, "\n---\n")
 	require.Len(t, docs, 2)
 	e.kubectlStdin(t, docs[0], "apply", "--server-side", "--field-manager=e2e", "-f", "-")
-	t.Cleanup(func() { _ = e.c.Delete(context.Background(), &batonv1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: ns + "-bp", Namespace: batonNamespace}}) })
+	t.Cleanup(func() {
+		_ = e.c.Delete(context.Background(), &batonv1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: ns + "-bp", Namespace: batonNamespace}})
+	})
 	name := strings.TrimSpace(e.kubectlStdin(t, docs[1], "create", "-f", "-", "-o", "jsonpath={.metadata.name}"))
 	t.Cleanup(func() {
 		_ = e.c.Delete(context.Background(), &batonv1.ActionSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: batonNamespace}},
