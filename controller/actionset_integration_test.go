@@ -5,6 +5,7 @@ package controller_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,43 +39,64 @@ import (
 // running; no kubelet and no Job controller, so tests play their part by
 // writing pod and Job status.
 type env struct {
-	c    client.Client
-	kube kubernetes.Interface
-	ns   string
+	c      client.Client
+	kube   kubernetes.Interface
+	ns     string
+	cfg    *rest.Config
+	scheme *runtime.Scheme
 }
 
 func start(t *testing.T) *env {
+	t.Helper()
+	e := startControlPlane(t)
+	e.startController(t)
+	return e
+}
+
+// startControlPlane starts kube-apiserver and etcd with Baton's CRDs and a
+// namespace holding the runner's ServiceAccount, without a controller.
+func startControlPlane(t *testing.T) *env {
 	t.Helper()
 	cfg := testenv.Start(t, testenv.Options{CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")}})
 	scheme := runtime.NewScheme()
 	require.NoError(t, clientgoscheme.AddToScheme(scheme))
 	require.NoError(t, batonv1.AddToScheme(scheme))
 	ctrl.SetLogger(testr.New(t))
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+	kube, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "baton-it-"}}
+	require.NoError(t, c.Create(ctx, ns))
+	require.NoError(t, c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "baton-runner", Namespace: ns.Name}}))
+	return &env{c: c, kube: kube, ns: ns.Name, cfg: cfg, scheme: scheme}
+}
+
+// startController runs a controller (a manager of its own, as a new
+// controller process would) until the returned stop is called or the test
+// ends.
+func (e *env) startController(t *testing.T) (stop func()) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(e.cfg, ctrl.Options{
+		Scheme: e.scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		// Every test runs its own manager in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
-	kube, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
 	r := &controller.Reconciler{
-		Client: mgr.GetClient(), Kube: kube, Scheme: scheme,
+		Client: mgr.GetClient(), Kube: e.kube, Scheme: e.scheme,
 		Recorder: mgr.GetEventRecorderFor("baton"), //nolint:staticcheck // the events/v1 recorder is not needed here
 		Settings: dispatcher.Settings{RunnerImage: "baton.local/runner:test", ServiceAccount: "baton-runner"},
 	}
 	require.NoError(t, r.SetupWithManager(mgr))
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
+	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	require.NoError(t, err)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "baton-it-"}}
-	require.NoError(t, c.Create(ctx, ns))
-	require.NoError(t, c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "baton-runner", Namespace: ns.Name}}))
-	return &env{c: c, kube: kube, ns: ns.Name}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 func (e *env) create(t *testing.T, objs ...client.Object) {
@@ -373,4 +396,36 @@ func phaseStates(a batonv1.ActionStatus) []batonv1.State {
 		s = append(s, p.State)
 	}
 	return s
+}
+
+// A controller that restarts mid-run — even one whose last status write was
+// lost — adopts the Jobs already created instead of creating them again.
+func TestIntegrationRestartedControllerAdoptsJobs(t *testing.T) {
+	e := startControlPlane(t)
+	stopFirst := e.startController(t)
+	e.create(t, deployment("db"), threePhaseBlueprint(), actionSetFor("restart", "three", "backup", "db", e.ns))
+	first := e.waitJob(t, "restart", "first")
+	e.waitState(t, "restart", batonv1.StateRunning)
+	stopFirst()
+
+	// As if the controller died after creating the Job but before its status
+	// write landed: the phase is pending again in the stored status.
+	as := e.actionSet(t, "restart")
+	as.Status.Actions[0].Phases[0].State = batonv1.StatePending
+	require.NoError(t, e.c.Status().Update(context.Background(), &as))
+	e.finish(t, first, 0, outputsMessage(t, outputs.Outputs{"id": "abc"}))
+
+	e.startController(t)
+	second := e.waitJob(t, "restart", "second")
+	assert.Equal(t, []any{"echo", "abc"}, e.phaseSpec(t, second).Args["command"], "the adopted phase's outputs were read")
+	e.finish(t, second, 0, outputsMessage(t, outputs.Outputs{"n": "1"}))
+	e.finish(t, e.waitJob(t, "restart", "third"), 0, "")
+	e.finish(t, e.waitJob(t, "restart", "cleanup"), 0, "")
+	e.waitState(t, "restart", batonv1.StateComplete)
+
+	perPhase := map[string]int{}
+	for _, j := range e.jobs(t, "restart") {
+		perPhase[j.Labels[dispatcher.LabelPhase]]++
+	}
+	assert.Equal(t, map[string]int{"first": 1, "second": 1, "third": 1, "cleanup": 1}, perPhase, "no Job was created twice")
 }
