@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -132,3 +134,78 @@ func TestKanisterBlueprintRunsWithOnlyItsAPIVersionChanged(t *testing.T) {
 // toString prints a JSON output value: outputs of numbers may come back as
 // floats or integers depending on the decoder.
 func toString(v any) string { return fmt.Sprint(v) }
+
+// KubeOps, Wait and KubeExecAll on the real cluster: create an object, wait
+// for a condition on it, exec into every pod of a two-replica Deployment,
+// delete the object. KubeOps needs rights the runner does not have by
+// default; they are granted here the documented way (docs/install.md).
+func TestKubeOpsWaitAndKubeExecAll(t *testing.T) {
+	t.Parallel()
+	e := connectEngine(t)
+	ns := e.namespace(t)
+	ctx := context.Background()
+	app := timeLogger(ns)
+	app.Spec.Replicas = ptr.To[int32](2)
+	_, err := e.client.AppsV1().Deployments(ns).Create(ctx, app, metav1.CreateOptions{})
+	require.NoError(t, err)
+	e.waitDeploymentReady(t, ns, "time-logger", 2)
+	e.grantRunner(t, ns, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "delete", "get"}})
+
+	configMap := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: made-by-kubeops
+  namespace: {{ .Deployment.Namespace }}
+data:
+  ready: "yes"
+`
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("ops")},
+		Actions: map[string]batonv1.BlueprintAction{"ops": {Phases: []batonv1.BlueprintPhase{
+			{Name: "create", Func: "KubeOps", Args: batonv1.JSONMap{"operation": "create", "namespace": "{{ .Deployment.Namespace }}", "spec": configMap}},
+			{Name: "wait", Func: "Wait", Args: batonv1.JSONMap{"timeout": "60s", "conditions": map[string]any{"anyOf": []any{map[string]any{
+				"condition":       `{{ if eq .data.ready "yes" }}true{{ end }}`,
+				"objectReference": map[string]any{"apiVersion": "v1", "resource": "configmaps", "name": "{{ .Phases.create.Output.name }}", "namespace": "{{ .Phases.create.Output.namespace }}"},
+			}}}}},
+			{Name: "everywhere", Func: "KubeExecAll", Args: batonv1.JSONMap{
+				"namespace": "{{ .Deployment.Namespace }}", "pods": "{{ range .Deployment.Pods }}{{ . }} {{ end }}", "containers": "test-container",
+				"command": []any{"sh", "-c", `echo "###Phase-output###: {\"key\":\"$(hostname)\",\"value\":\"seen\"}"`},
+			}},
+			{Name: "delete", Func: "KubeOps", Args: batonv1.JSONMap{"operation": "delete", "objectReference": map[string]any{
+				"apiVersion": "v1", "resource": "configmaps", "name": "{{ .Phases.create.Output.name }}", "namespace": "{{ .Phases.create.Output.namespace }}"}}},
+		}}},
+	}
+	as := &batonv1.ActionSet{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("ops")},
+		Spec: batonv1.ActionSetSpec{Actions: []batonv1.ActionSpec{{Name: "ops", Blueprint: bp.Name,
+			Object: batonv1.ObjectReference{Kind: "Deployment", Name: "time-logger", Namespace: ns}}}}}
+	e.create(t, bp, as)
+
+	got := e.waitFinished(t, as.Name)
+	require.Equal(t, batonv1.StateComplete, got.Status.State, "error: %+v", got.Status.Error)
+	outs := phaseOutputs(got, 0)
+	assert.Equal(t, "made-by-kubeops", outs["create"]["name"])
+	pods, err := e.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=time-logger"})
+	require.NoError(t, err)
+	require.Len(t, pods.Items, 2)
+	for _, p := range pods.Items {
+		assert.Equal(t, "seen", outs["everywhere"][p.Name], "KubeExecAll ran in pod %s", p.Name)
+	}
+	_, err = e.client.CoreV1().ConfigMaps(ns).Get(ctx, "made-by-kubeops", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "KubeOps delete removed the ConfigMap: %v", err)
+}
+
+// grantRunner lets Baton's runner do rule in namespace, for this test only.
+func (e *engine) grantRunner(t *testing.T, namespace string, rule rbacv1.PolicyRule) {
+	t.Helper()
+	ctx := context.Background()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "baton-runner-extra", Namespace: namespace}, Rules: []rbacv1.PolicyRule{rule}}
+	_, err := e.client.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{})
+	require.NoError(t, err)
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "baton-runner-extra", Namespace: namespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "baton-runner", Namespace: batonNamespace}},
+	}
+	_, err = e.client.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{})
+	require.NoError(t, err)
+}

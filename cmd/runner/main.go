@@ -5,6 +5,8 @@
 //	baton-runner install DIR                    copy itself (and kando) into DIR
 //	baton-runner output KEY VALUE               emit a phase output
 //	kando output KEY VALUE                      the same, Kanister's spelling
+//	baton-runner location push|pull|delete      the Profile's object store
+//	kando location push|pull|delete             the same, Kanister's spelling
 //	baton-runner doctor                         check API server and DNS access
 package main
 
@@ -72,6 +74,7 @@ func newRootCommand() *cobra.Command {
 			},
 		},
 		newRunCommand(),
+		newLocationCommand(),
 		&cobra.Command{
 			Use:   "install DIR",
 			Short: "Copy the runner (and a kando link to it) into DIR, for phases in other images",

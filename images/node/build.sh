@@ -18,7 +18,10 @@ bash "${HERE}/binaries.sh"
 wait "${rootfs_pid}" || { tail -20 "${BATON_STATE}/rootfs.log" >&2; die "building the root filesystems failed"; }
 cat "${BATON_STATE}/rootfs.log" >&2
 
-hash=$(cd "${REPO_ROOT}" && recipe_hash images/versions.env images/node/*.sh images/node/files/* \
+# Only what goes into the node image counts: a new MinIO version, say, must
+# not rebuild it.
+hash=$(cd "${REPO_ROOT}" && recipe_hash "${KUBERNETES_VERSION}" "${KIND_VERSION}" "${NODE_IMAGE_REPO}" "${BUSYBOX_IMAGE}" \
+  "${LOCAL_PATH_PROVISIONER_VERSION}" images/node/*.sh images/node/files/* \
   images/imgtool/*.go images/pause/*.go "${K8S_BIN}/.baton-recipe" "${BATON_CACHE}"/rootfs/*/.baton-recipe)
 if [[ "$(docker image inspect -f '{{ index .Config.Labels "dev.baton.recipe" }}' "${image}" 2>/dev/null)" == "${hash}" ]]; then
   log "node image ${image} is up to date (recipe ${hash})"

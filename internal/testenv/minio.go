@@ -1,0 +1,93 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// MinIOEnv names the MinIO server binary `make test-integration` builds.
+const MinIOEnv = "BATON_MINIO"
+
+// S3 is a real S3 server for one test: a MinIO process of its own with
+// fresh credentials and an empty bucket.
+type S3 struct {
+	Endpoint  string // http://127.0.0.1:PORT
+	AccessKey string
+	SecretKey string
+	Bucket    string
+	cmd       *exec.Cmd
+}
+
+// StartS3 starts MinIO on a free loopback port (MinIO is AGPL: it runs as a
+// separate process, never linked into Baton) and stops it when the test ends.
+func StartS3(t testing.TB) *S3 {
+	t.Helper()
+	bin := os.Getenv(MinIOEnv)
+	if bin == "" {
+		t.Fatalf("%s is not set: run integration tests with `make test-integration`, which builds MinIO", MinIOEnv)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s := &S3{Endpoint: "http://" + addr, AccessKey: "baton-" + rand.String(8), SecretKey: rand.String(24), Bucket: "baton-test-" + rand.String(6)}
+	s.cmd = exec.Command(bin, "server", t.TempDir(), "--address", addr, "--console-address", "127.0.0.1:0", "--quiet")
+	s.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey, "MINIO_BROWSER=off")
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start MinIO %s: %v", bin, err)
+	}
+	t.Cleanup(s.Stop)
+	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		resp, err := http.Get(s.Endpoint + "/minio/health/live")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		t.Fatalf("MinIO did not become healthy at %s: %v", s.Endpoint, err)
+	}
+	if err := s.Client(t).MakeBucket(context.Background(), s.Bucket, minio.MakeBucketOptions{}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	return s
+}
+
+// Client is an admin client of the server, for checks behind the code
+// under test.
+func (s *S3) Client(t testing.TB) *minio.Client {
+	t.Helper()
+	c, err := minio.New(s.Endpoint[len("http://"):], &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Stop kills the server (tests use it to take the store away mid-run).
+func (s *S3) Stop() {
+	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+	}
+}
+
+// ProfileJSON is the server as a rendered Profile ({{ toJson .Profile }}).
+func (s *S3) ProfileJSON(prefix string) string {
+	return fmt.Sprintf(`{"Location":{"type":"s3Compliant","bucket":%q,"endpoint":%q,"prefix":%q},"Credential":{"Type":"keyPair","KeyPair":{"ID":%q,"Secret":%q}},"SkipSSLVerify":false}`,
+		s.Bucket, s.Endpoint, prefix, s.AccessKey, s.SecretKey)
+}
