@@ -27,7 +27,9 @@ func openStore(t *testing.T, profileJSON string) *Store {
 	s, err := Open(p)
 	require.NoError(t, err)
 	// Keep failure tests quick; production retries for 30 s.
-	s.retry = func() backoff.BackOff { return backoff.WithMaxRetries(backoff.NewConstantBackOff(50*time.Millisecond), 3) }
+	s.retry = func() backoff.BackOff {
+		return backoff.WithMaxRetries(backoff.NewConstantBackOff(50*time.Millisecond), 3)
+	}
 	return s
 }
 
