@@ -70,7 +70,7 @@ fmt: ## gofmt the tree
 vet: ## go vet, with every build tag the tests use
 	go vet -tags integration,e2e ./...
 lint: vet verify-generated ## gofmt check + vet + generated files up to date + shell syntax
-	@out=$$(gofmt -l $$(git ls-files '*.go')); [[ -z "$$out" ]] || { echo "not gofmt'ed: $$out"; exit 1; }
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); [[ -z "$$out" ]] || { echo "not gofmt'ed: $$out"; exit 1; }
 	@for f in $$(git ls-files '*.sh' .ci/run); do bash -n "$$f"; done
 
 .PHONY: test
