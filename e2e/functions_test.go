@@ -47,6 +47,17 @@ func timeLogger(namespace string) *appsv1.Deployment {
 	}
 }
 
+// deployTimeLogger runs the time logger in namespace and waits until all
+// its replicas are ready.
+func (e *engine) deployTimeLogger(t *testing.T, namespace string, replicas int32) {
+	t.Helper()
+	app := timeLogger(namespace)
+	app.Spec.Replicas = ptr.To(replicas)
+	_, err := e.client.AppsV1().Deployments(namespace).Create(context.Background(), app, metav1.CreateOptions{})
+	require.NoError(t, err)
+	e.waitDeploymentReady(t, namespace, "time-logger", replicas)
+}
+
 func (e *engine) waitDeploymentReady(t *testing.T, namespace, name string, replicas int32) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -61,9 +72,7 @@ func TestKubeExecAndScaleWorkloadOnARealDeployment(t *testing.T) {
 	t.Parallel()
 	e := connectEngine(t)
 	ns := e.namespace(t)
-	_, err := e.client.AppsV1().Deployments(ns).Create(context.Background(), timeLogger(ns), metav1.CreateOptions{})
-	require.NoError(t, err)
-	e.waitDeploymentReady(t, ns, "time-logger", 1)
+	e.deployTimeLogger(t, ns, 1)
 
 	exec := func(name string) batonv1.BlueprintPhase {
 		return batonv1.BlueprintPhase{Name: name, Func: "KubeExec", Args: batonv1.JSONMap{
@@ -99,9 +108,7 @@ func TestKanisterBlueprintRunsWithOnlyItsAPIVersionChanged(t *testing.T) {
 	t.Parallel()
 	e := connectEngine(t)
 	ns := e.namespace(t)
-	_, err := e.client.AppsV1().Deployments(ns).Create(context.Background(), timeLogger(ns), metav1.CreateOptions{})
-	require.NoError(t, err)
-	e.waitDeploymentReady(t, ns, "time-logger", 1)
+	e.deployTimeLogger(t, ns, 1)
 
 	raw, err := os.ReadFile("testdata/kanister-time-log.yaml")
 	require.NoError(t, err)
@@ -144,11 +151,7 @@ func TestKubeOpsWaitAndKubeExecAll(t *testing.T) {
 	e := connectEngine(t)
 	ns := e.namespace(t)
 	ctx := context.Background()
-	app := timeLogger(ns)
-	app.Spec.Replicas = ptr.To[int32](2)
-	_, err := e.client.AppsV1().Deployments(ns).Create(ctx, app, metav1.CreateOptions{})
-	require.NoError(t, err)
-	e.waitDeploymentReady(t, ns, "time-logger", 2)
+	e.deployTimeLogger(t, ns, 2)
 	e.grantRunner(t, ns, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "delete", "get"}})
 
 	configMap := `apiVersion: v1
