@@ -43,6 +43,12 @@ const ConditionComplete = "Complete"
 // Reconciler runs ActionSets.
 type Reconciler struct {
 	client.Client
+	// APIReader reads what ActionSets refer to (Blueprints, Profiles,
+	// Secrets, ConfigMaps, the objects acted on) straight from the API
+	// server. A cache would report an object created a moment before its
+	// ActionSet as missing, failing the ActionSet for nothing, and would
+	// hold every Secret of the cluster in the controller's memory.
+	APIReader client.Reader
 	// Kube reads pod logs, which the controller-runtime client cannot.
 	Kube     kubernetes.Interface
 	Scheme   *runtime.Scheme
@@ -54,7 +60,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=baton.dev,resources=actionsets/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=baton.dev,resources=blueprints;profiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups="",resources=pods;configmaps;namespaces;persistentvolumeclaims;serviceaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -181,7 +187,7 @@ func (run *actionSetRun) blueprint(name string) (*batonv1.Blueprint, error) {
 		return bp, nil
 	}
 	var bp batonv1.Blueprint
-	if err := run.r.Get(run.ctx, client.ObjectKey{Namespace: run.as.Namespace, Name: name}, &bp); err != nil {
+	if err := run.r.APIReader.Get(run.ctx, client.ObjectKey{Namespace: run.as.Namespace, Name: name}, &bp); err != nil {
 		return nil, fmt.Errorf("blueprint %s/%s: %w", run.as.Namespace, name, err)
 	}
 	run.blueprints[name] = &bp
@@ -212,7 +218,7 @@ func (run *actionSetRun) initialise() error {
 	// any phase pod and the ActionSet would wait forever.
 	if sa := run.r.Settings.ServiceAccount; sa != "" {
 		var acct corev1.ServiceAccount
-		if err := run.r.Get(run.ctx, client.ObjectKey{Namespace: as.Namespace, Name: sa}, &acct); err != nil {
+		if err := run.r.APIReader.Get(run.ctx, client.ObjectKey{Namespace: as.Namespace, Name: sa}, &acct); err != nil {
 			return fmt.Errorf("phase pods run as ServiceAccount %s/%s: %w (create ActionSets in Baton's namespace, or give this namespace that ServiceAccount: see docs/install.md)", as.Namespace, sa, err)
 		}
 	}
@@ -238,7 +244,7 @@ func (run *actionSetRun) initialise() error {
 		}
 		// Resolving the parameters fetches the object, ConfigMaps, Secrets
 		// and Profile: a missing one fails the ActionSet now, not mid-run.
-		res := resolver{c: run.r.Client, cl: run.r.Client, as: as}
+		res := resolver{c: run.r.APIReader, cl: run.r.Client, as: as}
 		if _, err := res.params(run.ctx, i, bpAction); err != nil {
 			return fmt.Errorf("action %q: %w", spec.Name, err)
 		}
@@ -400,7 +406,7 @@ func (run *actionSetRun) start(k phaseKey) error {
 	if err != nil {
 		return err
 	}
-	res := resolver{c: run.r.Client, cl: run.r.Client, as: run.as}
+	res := resolver{c: run.r.APIReader, cl: run.r.Client, as: run.as}
 	params, err := res.params(run.ctx, k.action, bpAction)
 	if err != nil {
 		if isMissing(err) {
@@ -492,7 +498,7 @@ func (run *actionSetRun) renderOutputArtifacts() {
 		if err != nil || len(bpAction.OutputArtifacts) == 0 {
 			continue
 		}
-		res := resolver{c: run.r.Client, cl: run.r.Client, as: run.as}
+		res := resolver{c: run.r.APIReader, cl: run.r.Client, as: run.as}
 		params, err := res.params(run.ctx, i, bpAction)
 		if err == nil {
 			var arts map[string]batonv1.Artifact

@@ -85,7 +85,7 @@ func (e *env) startController(t *testing.T) (stop func()) {
 	})
 	require.NoError(t, err)
 	r := &controller.Reconciler{
-		Client: mgr.GetClient(), Kube: e.kube, Scheme: e.scheme,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: e.kube, Scheme: e.scheme,
 		Recorder: mgr.GetEventRecorderFor("baton"), //nolint:staticcheck // the events/v1 recorder is not needed here
 		Settings: dispatcher.Settings{RunnerImage: "baton.local/runner:test", ServiceAccount: "baton-runner"},
 	}

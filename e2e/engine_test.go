@@ -233,6 +233,7 @@ func TestSecretsStayOutOfJobsPodsAndEvents(t *testing.T) {
 
 	got := e.waitFinished(t, as.Name)
 	require.Equal(t, batonv1.StateFailed, got.Status.State)
+	require.Len(t, got.Status.Actions, 1, "the ActionSet failed before running: %+v", got.Status.Error)
 	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].Phases[0].State, "the secret reached the phase")
 
 	for _, kind := range []string{"jobs", "pods", "events"} {

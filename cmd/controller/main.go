@@ -89,7 +89,7 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, settings d
 		return err
 	}
 	r := &controller.Reconciler{
-		Client: mgr.GetClient(), Kube: kube, Scheme: scheme,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: kube, Scheme: scheme,
 		Recorder: mgr.GetEventRecorderFor("baton-controller"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
 		Settings: settings,
 	}
