@@ -70,7 +70,8 @@ fmt: ## gofmt the tree
 vet: ## go vet, with every build tag the tests use
 	go vet -tags integration,e2e ./...
 lint: vet verify-generated ## gofmt check + vet + generated files up to date + shell syntax
-	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); [[ -z "$$out" ]] || { echo "not gofmt'ed: $$out"; exit 1; }
+	@files=$$(for f in $$(git ls-files --cached --others --exclude-standard '*.go'); do [[ -f "$$f" ]] && echo "$$f"; done); \
+	out=$$(gofmt -l $$files); [[ -z "$$out" ]] || { echo "not gofmt'ed: $$out"; exit 1; }
 	@for f in $$(git ls-files '*.sh' .ci/run); do bash -n "$$f"; done
 
 .PHONY: test

@@ -86,7 +86,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	before := as.Status.DeepCopy()
-	run := &actionSetRun{r: r, ctx: ctx, as: &as, blueprints: map[string]*batonv1.Blueprint{}}
+	run := &actionSetRun{r: r, ctx: ctx, as: &as, blueprints: map[string]*batonv1.Blueprint{}, referents: map[int]render.Params{}}
 
 	var events []event
 	if len(as.Status.Actions) == 0 {
@@ -177,7 +177,11 @@ type actionSetRun struct {
 	ctx        context.Context
 	as         *batonv1.ActionSet
 	blueprints map[string]*batonv1.Blueprint
-	jobs       map[string]*batchv1.Job
+	// referents memoises each action's fetched template parameters, so one
+	// reconcile reads the cluster once per action however many phases it
+	// starts or renders.
+	referents map[int]render.Params
+	jobs      map[string]*batchv1.Job
 	// transient is an API error met while stepping; the reconcile is retried.
 	transient error
 }
@@ -192,6 +196,29 @@ func (run *actionSetRun) blueprint(name string) (*batonv1.Blueprint, error) {
 	}
 	run.blueprints[name] = &bp
 	return &bp, nil
+}
+
+// params returns action i's template parameters: what it refers to, read
+// from the API server once per reconcile, and the outputs of its phases so
+// far.
+func (run *actionSetRun) params(i int) (render.Params, error) {
+	p, ok := run.referents[i]
+	if !ok {
+		bpAction, err := run.blueprintAction(i)
+		if err != nil {
+			return p, err
+		}
+		res := resolver{reader: run.r.APIReader, mapper: run.r.RESTMapper(), as: run.as}
+		if p, err = res.params(run.ctx, i, bpAction); err != nil {
+			return p, err
+		}
+		run.referents[i] = p
+	}
+	// While the ActionSet is being initialised its status lists no phases.
+	if i < len(run.as.Status.Actions) {
+		p = withPhaseOutputs(p, run.as.Status.Actions[i])
+	}
+	return p, nil
 }
 
 func (run *actionSetRun) blueprintAction(i int) (*batonv1.BlueprintAction, error) {
@@ -244,8 +271,7 @@ func (run *actionSetRun) initialise() error {
 		}
 		// Resolving the parameters fetches the object, ConfigMaps, Secrets
 		// and Profile: a missing one fails the ActionSet now, not mid-run.
-		res := resolver{c: run.r.APIReader, cl: run.r.Client, as: as}
-		if _, err := res.params(run.ctx, i, bpAction); err != nil {
+		if _, err := run.params(i); err != nil {
 			return fmt.Errorf("action %q: %w", spec.Name, err)
 		}
 		status := batonv1.ActionStatus{Name: spec.Name, Object: spec.Object, Blueprint: spec.Blueprint}
@@ -276,6 +302,39 @@ func (run *actionSetRun) loadJobs() error {
 }
 
 // phaseOf returns the Blueprint phase and dispatcher identity for k.
+// jobName is the name of phase k's Job, derived from the ActionSet alone
+// (names and indices recorded in its status): watching a running phase
+// needs no read of its Blueprint.
+func (run *actionSetRun) jobName(k phaseKey) string {
+	return dispatcher.JobName(run.identity(k))
+}
+
+// identity describes phase k to the dispatcher, as far as the ActionSet
+// itself says.
+func (run *actionSetRun) identity(k phaseKey) dispatcher.Phase {
+	spec := run.as.Spec.Actions[k.action]
+	status := run.as.Status.Actions[k.action]
+	name := ""
+	switch {
+	case k.deferred && status.DeferPhase != nil:
+		name = status.DeferPhase.Name
+	case !k.deferred && k.phase < len(status.Phases):
+		name = status.Phases[k.phase].Name
+	}
+	return dispatcher.Phase{
+		ActionSet:      dispatcher.ActionSetRef{Name: run.as.Name, Namespace: run.as.Namespace, UID: run.as.UID},
+		Action:         spec.Name,
+		ActionIndex:    k.action,
+		Name:           name,
+		Index:          k.phase,
+		Deferred:       k.deferred,
+		PodOverride:    spec.PodOverride,
+		PodLabels:      spec.PodLabels,
+		PodAnnotations: spec.PodAnnotations,
+	}
+}
+
+// phaseOf returns the Blueprint phase of k and its full dispatcher input.
 func (run *actionSetRun) phaseOf(k phaseKey) (batonv1.BlueprintPhase, dispatcher.Phase, error) {
 	bpAction, err := run.blueprintAction(k.action)
 	if err != nil {
@@ -290,29 +349,14 @@ func (run *actionSetRun) phaseOf(k phaseKey) (batonv1.BlueprintPhase, dispatcher
 	default:
 		return bpPhase, dispatcher.Phase{}, fmt.Errorf("blueprint changed: phase %d of action %q is gone", k.phase, run.as.Spec.Actions[k.action].Name)
 	}
-	spec := run.as.Spec.Actions[k.action]
-	d := dispatcher.Phase{
-		ActionSet:      dispatcher.ActionSetRef{Name: run.as.Name, Namespace: run.as.Namespace, UID: run.as.UID},
-		Action:         spec.Name,
-		ActionIndex:    k.action,
-		Name:           bpPhase.Name,
-		Index:          k.phase,
-		Deferred:       k.deferred,
-		Function:       bpPhase.Func,
-		PodOverride:    spec.PodOverride,
-		PodLabels:      spec.PodLabels,
-		PodAnnotations: spec.PodAnnotations,
-	}
+	d := run.identity(k)
+	d.Function = bpPhase.Func
 	d.SpecSecret = dispatcher.JobName(d)
 	return bpPhase, d, nil
 }
 
 func (run *actionSetRun) observe(k phaseKey) (jobResult, bool) {
-	_, d, err := run.phaseOf(k)
-	if err != nil {
-		return jobResult{state: batonv1.StateFailed, message: err.Error()}, true
-	}
-	job, ok := run.jobs[dispatcher.JobName(d)]
+	job, ok := run.jobs[run.jobName(k)]
 	if !ok {
 		return jobResult{}, false
 	}
@@ -402,14 +446,9 @@ func (run *actionSetRun) start(k phaseKey) error {
 	if err != nil {
 		return err
 	}
-	bpAction, err := run.blueprintAction(k.action)
+	params, err := run.params(k.action)
 	if err != nil {
-		return err
-	}
-	res := resolver{c: run.r.APIReader, cl: run.r.Client, as: run.as}
-	params, err := res.params(run.ctx, k.action, bpAction)
-	if err != nil {
-		if isMissing(err) {
+		if apierrors.IsNotFound(err) {
 			return err
 		}
 		run.transient = err
@@ -477,15 +516,11 @@ func (run *actionSetRun) createSecret(d dispatcher.Phase, job *batchv1.Job, doc 
 // stop deletes a running phase's Job. Background propagation: the API's
 // default for batch/v1 Jobs would orphan the pod, which would keep running.
 func (run *actionSetRun) stop(k phaseKey) {
-	_, d, err := run.phaseOf(k)
-	if err != nil {
-		return
-	}
-	job, ok := run.jobs[dispatcher.JobName(d)]
+	job, ok := run.jobs[run.jobName(k)]
 	if !ok {
 		return
 	}
-	err = run.r.Delete(run.ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	err := run.r.Delete(run.ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
 	if err != nil && !apierrors.IsNotFound(err) {
 		log.FromContext(run.ctx).Error(err, "stop job", "job", job.Name)
 		run.transient = err
@@ -498,8 +533,7 @@ func (run *actionSetRun) renderOutputArtifacts() {
 		if err != nil || len(bpAction.OutputArtifacts) == 0 {
 			continue
 		}
-		res := resolver{c: run.r.APIReader, cl: run.r.Client, as: run.as}
-		params, err := res.params(run.ctx, i, bpAction)
+		params, err := run.params(i)
 		if err == nil {
 			var arts map[string]batonv1.Artifact
 			if arts, err = render.Artifacts("outputArtifacts", bpAction.OutputArtifacts, params); err == nil {
@@ -528,8 +562,4 @@ func kubeTaskContainer(args map[string]any) (*dispatcher.UserContainer, error) {
 		return nil, fmt.Errorf("KubeTask: argument \"command\" must be a non-empty list")
 	}
 	return &dispatcher.UserContainer{Image: image}, nil
-}
-
-func runtimeConvert(in map[string]any, out any) error {
-	return runtime.DefaultUnstructuredConverter.FromUnstructured(in, out)
 }

@@ -4,6 +4,8 @@ package controller_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -248,7 +250,7 @@ func (e *env) phaseSpec(t *testing.T, job batchv1.Job) phase.Spec {
 	var s corev1.Secret
 	require.NoError(t, e.c.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: job.Spec.Template.Spec.Volumes[0].Secret.SecretName}, &s))
 	var spec phase.Spec
-	require.NoError(t, jsonUnmarshal(s.Data[phase.SpecFile], &spec))
+	require.NoError(t, json.Unmarshal(s.Data[phase.SpecFile], &spec))
 	return spec
 }
 
@@ -308,7 +310,7 @@ func TestIntegrationFailureStopsSiblingsAndRunsDeferPhase(t *testing.T) {
 	eventually(t, "both actions' first Jobs", func() (bool, error) { return len(e.jobs(t, "fail")) == 2, nil })
 	jobs := e.jobs(t, "fail")
 	failing, sibling := jobs[0], jobs[1]
-	e.finish(t, failing, 3, outputs.ReportFailure(assertErr("pg_dump: connection refused")))
+	e.finish(t, failing, 3, outputs.ReportFailure(errors.New("pg_dump: connection refused")))
 
 	eventually(t, "the sibling's Job to be deleted", func() (bool, error) {
 		var j batchv1.Job

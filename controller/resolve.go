@@ -8,9 +8,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,7 +37,7 @@ var wellKnownKinds = map[string]schema.GroupVersionKind{
 // objectGVK works out which kind an ObjectReference names: by kind when it
 // has one, by resource otherwise (Kanister accepts either), through the
 // cluster's RESTMapper for anything not well known.
-func objectGVK(c client.Client, ref batonv1.ObjectReference) (schema.GroupVersionKind, error) {
+func objectGVK(mapper meta.RESTMapper, ref batonv1.ObjectReference) (schema.GroupVersionKind, error) {
 	for _, key := range []string{ref.Kind, ref.Resource} {
 		if gvk, ok := wellKnownKinds[strings.ToLower(key)]; ok && (ref.Group == "" || ref.Group == gvk.Group) {
 			return gvk, nil
@@ -51,7 +52,7 @@ func objectGVK(c client.Client, ref batonv1.ObjectReference) (schema.GroupVersio
 	}
 	if ref.Kind != "" {
 		if gv.Version == "" {
-			mapping, err := c.RESTMapper().RESTMapping(schema.GroupKind{Group: gv.Group, Kind: ref.Kind})
+			mapping, err := mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: ref.Kind})
 			if err != nil {
 				return schema.GroupVersionKind{}, fmt.Errorf("object kind %q: %w", ref.Kind, err)
 			}
@@ -62,7 +63,7 @@ func objectGVK(c client.Client, ref batonv1.ObjectReference) (schema.GroupVersio
 	if ref.Resource == "" {
 		return schema.GroupVersionKind{}, fmt.Errorf("object %q names neither a kind nor a resource", ref.Name)
 	}
-	gvk, err := c.RESTMapper().KindFor(gv.WithResource(ref.Resource))
+	gvk, err := mapper.KindFor(gv.WithResource(ref.Resource))
 	if err != nil {
 		return schema.GroupVersionKind{}, fmt.Errorf("object resource %q: %w", ref.Resource, err)
 	}
@@ -71,13 +72,13 @@ func objectGVK(c client.Client, ref batonv1.ObjectReference) (schema.GroupVersio
 
 // resolver fetches what one action's templates refer to.
 type resolver struct {
-	c  client.Reader
-	cl client.Client
-	as *batonv1.ActionSet
+	reader client.Reader
+	mapper meta.RESTMapper
+	as     *batonv1.ActionSet
 }
 
 func (r resolver) object(ctx context.Context, ref batonv1.ObjectReference) (*unstructured.Unstructured, schema.GroupVersionKind, error) {
-	gvk, err := objectGVK(r.cl, ref)
+	gvk, err := objectGVK(r.mapper, ref)
 	if err != nil {
 		return nil, gvk, err
 	}
@@ -87,7 +88,7 @@ func (r resolver) object(ctx context.Context, ref batonv1.ObjectReference) (*uns
 	if gvk.Kind == "Namespace" {
 		key.Namespace = ""
 	}
-	if err := r.c.Get(ctx, key, u); err != nil {
+	if err := r.reader.Get(ctx, key, u); err != nil {
 		return nil, gvk, fmt.Errorf("object %s %s: %w", gvk.Kind, describeKey(key), err)
 	}
 	return u, gvk, nil
@@ -100,7 +101,9 @@ func describeKey(k client.ObjectKey) string {
 	return k.Namespace + "/" + k.Name
 }
 
-// params gathers the template parameters of action i.
+// params gathers the template parameters of action i that come from the
+// cluster; the outputs of its phases (Params.Phases) are the caller's to add,
+// as they change while a reconcile advances the action.
 func (r resolver) params(ctx context.Context, i int, bpAction *batonv1.BlueprintAction) (render.Params, error) {
 	spec := r.as.Spec.Actions[i]
 	p := render.Params{
@@ -113,7 +116,6 @@ func (r resolver) params(ctx context.Context, i int, bpAction *batonv1.Blueprint
 		Time:           r.as.CreationTimestamp.UTC().Format(time.RFC3339),
 		ConfigMaps:     map[string]corev1.ConfigMap{},
 		Secrets:        map[string]corev1.Secret{},
-		Phases:         map[string]*render.PhaseParams{},
 	}
 	obj, gvk, err := r.object(ctx, spec.Object)
 	if err != nil {
@@ -138,14 +140,14 @@ func (r resolver) params(ctx context.Context, i int, bpAction *batonv1.Blueprint
 	}
 	for name, ref := range spec.ConfigMaps {
 		var cm corev1.ConfigMap
-		if err := r.c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &cm); err != nil {
+		if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &cm); err != nil {
 			return p, fmt.Errorf("configMap %q (%s/%s): %w", name, ref.Namespace, ref.Name, err)
 		}
 		p.ConfigMaps[name] = cm
 	}
 	for name, ref := range spec.Secrets {
 		var s corev1.Secret
-		if err := r.c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
+		if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
 			return p, fmt.Errorf("secret %q (%s/%s): %w", name, ref.Namespace, ref.Name, err)
 		}
 		p.Secrets[name] = s
@@ -153,14 +155,6 @@ func (r resolver) params(ctx context.Context, i int, bpAction *batonv1.Blueprint
 	if spec.Profile != nil {
 		if p.Profile, err = r.profile(ctx, *spec.Profile); err != nil {
 			return p, err
-		}
-	}
-	// While the ActionSet is being initialised its status lists no phases.
-	if i < len(r.as.Status.Actions) {
-		for _, ph := range r.as.Status.Actions[i].Phases {
-			if ph.State == batonv1.StateComplete {
-				p.Phases[ph.Name] = &render.PhaseParams{Output: ph.Output}
-			}
 		}
 	}
 	return p, nil
@@ -172,7 +166,7 @@ func (r resolver) workload(ctx context.Context, obj *unstructured.Unstructured) 
 		return nil, fmt.Errorf("%s %s/%s has no spec.selector", obj.GetKind(), obj.GetNamespace(), obj.GetName())
 	}
 	var sel metav1.LabelSelector
-	if err := runtimeConvert(raw, &sel); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &sel); err != nil {
 		return nil, err
 	}
 	selector, err := metav1.LabelSelectorAsSelector(&sel)
@@ -180,7 +174,7 @@ func (r resolver) workload(ctx context.Context, obj *unstructured.Unstructured) 
 		return nil, err
 	}
 	var pods corev1.PodList
-	if err := r.c.List(ctx, &pods, client.InNamespace(obj.GetNamespace()), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	if err := r.reader.List(ctx, &pods, client.InNamespace(obj.GetNamespace()), client.MatchingLabelsSelector{Selector: selector}); err != nil {
 		return nil, fmt.Errorf("pods of %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 	}
 	return render.Workload(obj.GetName(), obj.GetNamespace(), pods.Items), nil
@@ -192,14 +186,14 @@ func (r resolver) profile(ctx context.Context, ref batonv1.ObjectReference) (*re
 		ns = r.as.Namespace
 	}
 	var prof batonv1.Profile
-	if err := r.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &prof); err != nil {
+	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &prof); err != nil {
 		return nil, fmt.Errorf("profile %s/%s: %w", ns, ref.Name, err)
 	}
 	out := &render.ProfileParams{Location: prof.Location, SkipSSLVerify: prof.SkipSSLVerify,
 		Credential: render.CredentialParams{Type: prof.Credential.Type}}
 	secretOf := func(ref batonv1.ObjectReference) (*corev1.Secret, error) {
 		var s corev1.Secret
-		if err := r.c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
+		if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
 			return nil, fmt.Errorf("credential secret %s/%s of profile %s: %w", ref.Namespace, ref.Name, prof.Name, err)
 		}
 		return &s, nil
@@ -227,6 +221,14 @@ func (r resolver) profile(ctx context.Context, ref batonv1.ObjectReference) (*re
 	return out, nil
 }
 
-// isMissing reports errors that no retry will fix: the named object does not
-// exist.
-func isMissing(err error) bool { return apierrors.IsNotFound(err) }
+// withPhaseOutputs returns p with the outputs of every completed phase of
+// action, for templates to read as .Phases.<name>.Output.
+func withPhaseOutputs(p render.Params, action batonv1.ActionStatus) render.Params {
+	p.Phases = map[string]*render.PhaseParams{}
+	for _, ph := range action.Phases {
+		if ph.State == batonv1.StateComplete {
+			p.Phases[ph.Name] = &render.PhaseParams{Output: ph.Output}
+		}
+	}
+	return p
+}

@@ -133,11 +133,6 @@ func JobName(p Phase) string {
 	return fitName(MaxNameLength, identity, p.ActionSet.Name, p.Action, p.Name)
 }
 
-// Selector returns the labels that select every Job and pod of an ActionSet.
-func Selector(actionSetName string) map[string]string {
-	return map[string]string{LabelActionSet: labelValue(actionSetName)}
-}
-
 func (p Phase) labels() map[string]string {
 	return map[string]string{
 		LabelActionSet:    labelValue(p.ActionSet.Name),
