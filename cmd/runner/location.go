@@ -9,12 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/batonhq/baton/dispatcher"
 	"github.com/batonhq/baton/runner/location"
+	"github.com/batonhq/baton/runner/phase"
 )
 
-// profileFile is where a phase's Profile would be mounted when the phase
-// Secret carries one; --profile takes precedence.
-var profileFile = filepath.Join("/var/run/baton/phase", "profile.json")
+// profileFile is where the phase Secret mounts the action's Profile;
+// --profile takes precedence.
+var profileFile = filepath.Join(dispatcher.PhaseSpecDir, phase.ProfileFile)
 
 // newLocationCommand is Kanister's `kando location`: push stdin (or a file)
 // to the Profile's object store, pull an object to stdout (or a file),

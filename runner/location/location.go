@@ -47,20 +47,39 @@ type Profile struct {
 	} `json:"Location"`
 	Credential struct {
 		Type    string `json:"Type"`
-		KeyPair *struct {
-			ID     string `json:"ID"`
-			Secret string `json:"Secret"`
-		} `json:"KeyPair"`
+		KeyPair *KeyPair `json:"KeyPair"`
+		// Secret is a typed credential Secret (Kanister's
+		// secrets.kanister.io/aws), as Kubernetes serialises it.
+		Secret *struct {
+			Type string            `json:"type"`
+			Data map[string][]byte `json:"data"`
+		} `json:"Secret"`
 	} `json:"Credential"`
 	SkipSSLVerify bool `json:"SkipSSLVerify"`
 }
 
-// ParseProfile reads a Profile from JSON. Errors never quote the input: it
-// holds credentials.
+// KeyPair is an access key id and secret.
+type KeyPair struct {
+	ID     string `json:"ID"`
+	Secret string `json:"Secret"`
+}
+
+// Keys of a typed AWS credential Secret (type secrets.kanister.io/aws).
+const (
+	AWSAccessKeyID     = "aws_access_key_id"
+	AWSSecretAccessKey = "aws_secret_access_key"
+)
+
+// ParseProfile reads a Profile from JSON. A typed credential Secret is read
+// into KeyPair, so callers look at KeyPair only. Errors never quote the
+// input: it holds credentials.
 func ParseProfile(raw []byte) (Profile, error) {
 	var p Profile
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return p, errors.New("profile is not valid JSON (expected the output of {{ toJson .Profile }})")
+	}
+	if c := &p.Credential; c.KeyPair == nil && c.Secret != nil {
+		c.KeyPair = &KeyPair{ID: string(c.Secret.Data[AWSAccessKeyID]), Secret: string(c.Secret.Data[AWSSecretAccessKey])}
 	}
 	return p, p.validate()
 }
@@ -77,7 +96,7 @@ func (p Profile) validate() error {
 		return errors.New("profile names no bucket")
 	}
 	if p.Credential.KeyPair == nil || p.Credential.KeyPair.ID == "" || p.Credential.KeyPair.Secret == "" {
-		return errors.New("profile has no key pair credentials")
+		return fmt.Errorf("profile has no credentials: a keyPair, or a Secret with %s and %s, is required", AWSAccessKeyID, AWSSecretAccessKey)
 	}
 	return nil
 }

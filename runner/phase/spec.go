@@ -7,13 +7,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
-// SpecFile is the key of the phase document in the phase Secret, and so its
-// file name in the mounted directory.
-const SpecFile = "phase.json"
+// Keys of the phase Secret, and so file names in the mounted directory.
+const (
+	// SpecFile holds the rendered phase document.
+	SpecFile = "phase.json"
+	// ProfileFile holds the action's Profile with its credentials, in the
+	// JSON shape of {{ toJson .Profile }}; absent when the action has none.
+	ProfileFile = "profile.json"
+)
 
 // ObjectRef names a Kubernetes object a phase acts on.
 type ObjectRef struct {
@@ -41,6 +47,10 @@ type Spec struct {
 	Object ObjectRef `json:"object"`
 	// Objects are the phase's named object references, rendered.
 	Objects map[string]ObjectRef `json:"objects,omitempty"`
+	// Profile is the content of ProfileFile, nil when the action names no
+	// Profile. Kept apart from the document so that credentials are read
+	// only by the functions that move data.
+	Profile []byte `json:"-"`
 }
 
 // Describe names the phase for messages.
@@ -60,6 +70,10 @@ func Load(dir string) (Spec, error) {
 	}
 	if s.Function == "" {
 		return Spec{}, errors.New("phase document names no function")
+	}
+	s.Profile, err = os.ReadFile(filepath.Join(dir, ProfileFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Spec{}, fmt.Errorf("read profile: %w", err)
 	}
 	return s, nil
 }
