@@ -11,9 +11,13 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -54,6 +58,10 @@ type Reconciler struct {
 	Scheme   *runtime.Scheme
 	Recorder record.EventRecorder
 	Settings dispatcher.Settings
+	// CheckProfile, when set, checks that an action's Profile can be used
+	// (its bucket answers to its credentials) before any phase runs, so a
+	// wrong Profile fails the ActionSet at once with a message naming it.
+	CheckProfile func(context.Context, *render.ProfileParams) error
 }
 
 // +kubebuilder:rbac:groups=baton.dev,resources=actionsets,verbs=get;list;watch;update;patch
@@ -182,6 +190,8 @@ type actionSetRun struct {
 	// starts or renders.
 	referents map[int]render.Params
 	jobs      map[string]*batchv1.Job
+	// checkedProfiles memoises Profile checks by namespace/name.
+	checkedProfiles map[string]error
 	// transient is an API error met while stepping; the reconcile is retried.
 	transient error
 }
@@ -254,6 +264,15 @@ func (run *actionSetRun) initialise() error {
 		if err != nil {
 			return fmt.Errorf("action %q: %w", spec.Name, err)
 		}
+		phases := bpAction.Phases
+		if bpAction.DeferPhase != nil {
+			phases = append(slices.Clip(phases), *bpAction.DeferPhase)
+		}
+		for _, p := range phases {
+			if err := checkPhaseRequirements(p, spec); err != nil {
+				return fmt.Errorf("action %q: %w", spec.Name, err)
+			}
+		}
 		for _, name := range bpAction.InputArtifactNames {
 			if _, ok := spec.Artifacts[name]; !ok {
 				return fmt.Errorf("action %q: blueprint %s needs input artifact %q", spec.Name, spec.Blueprint, name)
@@ -271,7 +290,11 @@ func (run *actionSetRun) initialise() error {
 		}
 		// Resolving the parameters fetches the object, ConfigMaps, Secrets
 		// and Profile: a missing one fails the ActionSet now, not mid-run.
-		if _, err := run.params(i); err != nil {
+		params, err := run.params(i)
+		if err != nil {
+			return fmt.Errorf("action %q: %w", spec.Name, err)
+		}
+		if err := run.checkProfile(spec, params.Profile); err != nil {
 			return fmt.Errorf("action %q: %w", spec.Name, err)
 		}
 		status := batonv1.ActionStatus{Name: spec.Name, Object: spec.Object, Blueprint: spec.Blueprint}
@@ -286,6 +309,38 @@ func (run *actionSetRun) initialise() error {
 	as.Status.State = batonv1.StateRunning
 	return nil
 }
+
+// checkProfile checks an action's Profile once per ActionSet: actions
+// sharing a Profile share the check.
+func (run *actionSetRun) checkProfile(spec batonv1.ActionSpec, profile *render.ProfileParams) error {
+	if profile == nil || run.r.CheckProfile == nil {
+		return nil
+	}
+	ns := spec.Profile.Namespace
+	if ns == "" {
+		ns = run.as.Namespace
+	}
+	key := ns + "/" + spec.Profile.Name
+	if run.checkedProfiles == nil {
+		run.checkedProfiles = map[string]error{}
+	}
+	if err, done := run.checkedProfiles[key]; done {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(run.ctx, profileCheckTimeout)
+	defer cancel()
+	err := run.r.CheckProfile(ctx, profile)
+	if err != nil {
+		err = fmt.Errorf("profile %s: %w", key, err)
+	}
+	run.checkedProfiles[key] = err
+	return err
+}
+
+// profileCheckTimeout bounds the Profile check, retries included: long
+// enough to ride out a blip of the object store, short enough that a
+// reconcile never stalls for long.
+const profileCheckTimeout = 20 * time.Second
 
 // loadJobs lists the Jobs this ActionSet owns.
 func (run *actionSetRun) loadJobs() error {
@@ -454,21 +509,31 @@ func (run *actionSetRun) start(k phaseKey) error {
 		run.transient = err
 		return nil
 	}
+	object := run.as.Spec.Actions[k.action].Object
+	res := resolver{reader: run.r.APIReader, mapper: run.r.RESTMapper(), as: run.as}
+	objects, fetched, err := res.phaseObjects(run.ctx, bpPhase.Objects, params, objectNamespace(object))
+	if err != nil {
+		if apierrors.IsNotFound(err) || !isAPIError(err) {
+			return err
+		}
+		run.transient = err
+		return nil
+	}
+	params.Phases[d.Name] = fetched
 	args, err := renderPhaseArgs(bpPhase.Func, bpPhase.Args, params)
 	if err != nil {
 		return err
 	}
-	doc := phase.Spec{
-		ActionSet: run.as.Name, Namespace: run.as.Namespace,
-		Action: d.Action, Phase: d.Name, Function: bpPhase.Func, Args: args,
-		Object: toPhaseRef(run.as.Spec.Actions[k.action].Object), Objects: map[string]phase.ObjectRef{},
+	if err := checkRenderedArgs(bpPhase.Func, args); err != nil {
+		return err
 	}
-	for name, ref := range bpPhase.Objects {
-		rendered, err := render.ObjectReference("objects."+name, ref, params)
-		if err != nil {
-			return err
-		}
-		doc.Objects[name] = toPhaseRef(rendered)
+	doc := phase.Spec{
+		ActionSet: run.as.Name, Namespace: run.as.Namespace, ActionSetUID: string(run.as.UID),
+		Action: d.Action, Phase: d.Name, Function: bpPhase.Func, Args: args,
+		Object: toPhaseRef(object), Objects: map[string]phase.ObjectRef{},
+	}
+	for name, ref := range objects {
+		doc.Objects[name] = toPhaseRef(ref)
 	}
 	if bpPhase.Func == "KubeTask" {
 		user, err := kubeTaskContainer(args)
@@ -481,7 +546,7 @@ func (run *actionSetRun) start(k phaseKey) error {
 	if err != nil {
 		return err
 	}
-	if err := run.createSecret(d, job, doc); err != nil {
+	if err := run.createSecret(d, job, doc, params.Profile); err != nil {
 		run.transient = err
 		return nil
 	}
@@ -494,10 +559,21 @@ func (run *actionSetRun) start(k phaseKey) error {
 	return nil
 }
 
-func (run *actionSetRun) createSecret(d dispatcher.Phase, job *batchv1.Job, doc phase.Spec) error {
+// createSecret stores the rendered phase, and the action's Profile with its
+// credentials, in the Secret the phase pod mounts: the only way credentials
+// reach a phase (never the Job's spec, env or args).
+func (run *actionSetRun) createSecret(d dispatcher.Phase, job *batchv1.Job, doc phase.Spec, profile *render.ProfileParams) error {
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return err
+	}
+	data := map[string][]byte{phase.SpecFile: raw}
+	if profile != nil {
+		// The shape of {{ toJson .Profile }}, which `kando location
+		// --profile` also takes.
+		if data[phase.ProfileFile], err = json.Marshal(profile); err != nil {
+			return err
+		}
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
@@ -505,7 +581,7 @@ func (run *actionSetRun) createSecret(d dispatcher.Phase, job *batchv1.Job, doc 
 			OwnerReferences: job.OwnerReferences,
 		},
 		Type: "baton.dev/phase",
-		Data: map[string][]byte{phase.SpecFile: raw},
+		Data: data,
 	}
 	if err := run.r.Create(run.ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
@@ -545,6 +621,22 @@ func (run *actionSetRun) renderOutputArtifacts() {
 		run.as.Status.Error = &batonv1.ActionSetError{Message: fmt.Sprintf("action %q: %v", run.as.Status.Actions[i].Name, err)}
 		return
 	}
+}
+
+// objectNamespace is the namespace an action's object lives in (a
+// Namespace's own name): the default for phase objects that name none.
+func objectNamespace(ref batonv1.ObjectReference) string {
+	if strings.EqualFold(ref.Kind, "Namespace") || strings.EqualFold(ref.Resource, "namespaces") {
+		return ref.Name
+	}
+	return ref.Namespace
+}
+
+// isAPIError tells an error from the API server (worth retrying unless it
+// is NotFound) from a user's mistake such as a bad template.
+func isAPIError(err error) bool {
+	var status apierrors.APIStatus
+	return errors.As(err, &status)
 }
 
 func toPhaseRef(r batonv1.ObjectReference) phase.ObjectRef {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -48,10 +49,10 @@ type env struct {
 	scheme *runtime.Scheme
 }
 
-func start(t *testing.T) *env {
+func start(t *testing.T, configure ...func(*controller.Reconciler)) *env {
 	t.Helper()
 	e := startControlPlane(t)
-	e.startController(t)
+	e.startController(t, configure...)
 	return e
 }
 
@@ -78,7 +79,7 @@ func startControlPlane(t *testing.T) *env {
 // startController runs a controller (a manager of its own, as a new
 // controller process would) until the returned stop is called or the test
 // ends.
-func (e *env) startController(t *testing.T) (stop func()) {
+func (e *env) startController(t *testing.T, configure ...func(*controller.Reconciler)) (stop func()) {
 	t.Helper()
 	mgr, err := ctrl.NewManager(e.cfg, ctrl.Options{
 		Scheme: e.scheme, Metrics: metricsserver.Options{BindAddress: "0"},
@@ -90,6 +91,9 @@ func (e *env) startController(t *testing.T) (stop func()) {
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: e.kube, Scheme: e.scheme,
 		Recorder: mgr.GetEventRecorderFor("baton"), //nolint:staticcheck // the events/v1 recorder is not needed here
 		Settings: dispatcher.Settings{RunnerImage: "baton.local/runner:test", ServiceAccount: "baton-runner"},
+	}
+	for _, c := range configure {
+		c(r)
 	}
 	require.NoError(t, r.SetupWithManager(mgr))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -430,4 +434,144 @@ func TestIntegrationRestartedControllerAdoptsJobs(t *testing.T) {
 		perPhase[j.Labels[dispatcher.LabelPhase]]++
 	}
 	assert.Equal(t, map[string]int{"first": 1, "second": 1, "third": 1, "cleanup": 1}, perPhase, "no Job was created twice")
+}
+
+// profileWithKeyPair is a Profile whose key pair lives in Secret creds.
+func profileWithKeyPair(ns string) (*batonv1.Profile, *corev1.Secret) {
+	creds := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+		StringData: map[string]string{"id": "AKIA-CANARY-ID", "secret": "canary-secret-key"},
+	}
+	prof := &batonv1.Profile{
+		ObjectMeta: metav1.ObjectMeta{Name: "store"},
+		Location:   batonv1.Location{Type: batonv1.LocationTypeS3Compliant, Bucket: "backups", Endpoint: "http://s3.example:9000", Prefix: "team"},
+		Credential: batonv1.Credential{Type: batonv1.CredentialTypeKeyPair, KeyPair: &batonv1.KeyPair{
+			IDField: "id", SecretField: "secret", Secret: batonv1.ObjectReference{Name: "creds", Namespace: ns}}},
+	}
+	return prof, creds
+}
+
+func TestIntegrationPhaseSecretCarriesProfileAndPhaseObjects(t *testing.T) {
+	e := start(t)
+	prof, creds := profileWithKeyPair(e.ns)
+	app := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-auth"}, StringData: map[string]string{"password": "canary-db-password"}}
+	settings := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "db-settings"}, Data: map[string]string{"user": "admin"}}
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: "dump"},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {Phases: []batonv1.BlueprintPhase{{
+			Name: "dump", Func: "KubeTask",
+			// No namespace: the objects live beside the action's object.
+			Objects: map[string]batonv1.ObjectReference{
+				"auth":     {Kind: "Secret", Name: "{{ .Deployment.Name }}-auth"},
+				"settings": {Kind: "ConfigMap", Name: "db-settings", Namespace: "{{ .Deployment.Namespace }}"},
+			},
+			Args: batonv1.JSONMap{"image": "postgres", "command": []any{"sh", "-c",
+				`PGPASSWORD='{{ index .Phases.dump.Secrets.auth.Data "password" | toString }}' PGUSER={{ .Phases.dump.ConfigMaps.settings.Data.user }} kando location push --profile '{{ toJson .Profile }}' --path x -`}},
+		}}}},
+	}
+	as := actionSetFor("dump", "dump", "backup", "db", e.ns)
+	as.Spec.Actions[0].Profile = &batonv1.ObjectReference{Name: "store"}
+	e.create(t, deployment("db"), creds, prof, app, settings, bp, as)
+
+	job := e.waitJob(t, "dump", "dump")
+	var s corev1.Secret
+	require.NoError(t, e.c.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: job.Spec.Template.Spec.Volumes[0].Secret.SecretName}, &s))
+	var spec phase.Spec
+	require.NoError(t, json.Unmarshal(s.Data[phase.SpecFile], &spec))
+	command := spec.Args["command"].([]any)[2].(string)
+	assert.Contains(t, command, "PGPASSWORD='canary-db-password' PGUSER=admin", "the phase reads its own objects")
+	assert.Contains(t, command, `"KeyPair":{"ID":"AKIA-CANARY-ID","Secret":"canary-secret-key"}`, "toJson .Profile as Kanister renders it")
+	assert.Equal(t, phase.ObjectRef{Kind: "Secret", Name: "db-auth", Namespace: e.ns}, spec.Objects["auth"])
+
+	var mounted map[string]any
+	require.NoError(t, json.Unmarshal(s.Data[phase.ProfileFile], &mounted), "the Profile is mounted for kando location without --profile")
+	assert.Equal(t, map[string]any{"ID": "AKIA-CANARY-ID", "Secret": "canary-secret-key"}, mounted["Credential"].(map[string]any)["KeyPair"])
+
+	raw, err := json.Marshal(job)
+	require.NoError(t, err)
+	for _, canary := range []string{"canary-db-password", "canary-secret-key", "AKIA-CANARY-ID"} {
+		assert.NotContains(t, string(raw), canary, "credentials never in the Job")
+	}
+}
+
+func TestIntegrationDataFunctionsNeedAProfileAndAKey(t *testing.T) {
+	e := start(t)
+	prof, creds := profileWithKeyPair(e.ns)
+	e.create(t, deployment("db"), creds, prof)
+	backupData := func(args batonv1.JSONMap) batonv1.BlueprintPhase {
+		return batonv1.BlueprintPhase{Name: "backup", Func: "BackupData", Args: args}
+	}
+	args := batonv1.JSONMap{"namespace": "{{ .Deployment.Namespace }}", "pod": "p", "container": "c", "includePath": "/data", "backupArtifactPrefix": "b/p"}
+	withKey := batonv1.JSONMap{"encryptionKey": "{{ .Options.key }}"}
+	for k, v := range args {
+		withKey[k] = v
+	}
+	tests := []struct {
+		name    string
+		phases  []batonv1.BlueprintPhase
+		profile bool
+		wantMsg string
+	}{
+		{"no encryption key", []batonv1.BlueprintPhase{
+			{Name: "quiesce", Func: "KubeTask", Args: batonv1.JSONMap{"image": "busybox", "command": []any{"true"}}},
+			backupData(args)}, true, `BackupData needs argument "encryptionKey": Baton has no default encryption key`},
+		{"no profile", []batonv1.BlueprintPhase{backupData(withKey)}, false, "BackupData needs a Profile"},
+		{"key renders empty", []batonv1.BlueprintPhase{backupData(withKey)}, true, `argument "encryptionKey" rendered empty`},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := fmt.Sprintf("data-%d", i)
+			bp := &batonv1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: name},
+				Actions: map[string]batonv1.BlueprintAction{"backup": {Phases: tt.phases}}}
+			as := actionSetFor(name, name, "backup", "db", e.ns)
+			as.Spec.Actions[0].Options = map[string]string{"key": ""}
+			if tt.profile {
+				as.Spec.Actions[0].Profile = &batonv1.ObjectReference{Name: "store"}
+			}
+			e.create(t, bp, as)
+			got := e.waitState(t, name, batonv1.StateFailed)
+			assert.Contains(t, got.Status.Error.Message, tt.wantMsg)
+			assert.Empty(t, e.jobs(t, name), "failed before any Job")
+		})
+	}
+}
+
+func TestIntegrationProfileIsCheckedAgainstARealObjectStore(t *testing.T) {
+	s3 := testenv.StartS3(t)
+	e := start(t, func(r *controller.Reconciler) { r.CheckProfile = controller.CheckProfileBucket })
+	profile := func(name, id, secret, bucket string) (*batonv1.Profile, *corev1.Secret) {
+		creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name + "-creds"}, StringData: map[string]string{"id": id, "secret": secret}}
+		return &batonv1.Profile{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Location:   batonv1.Location{Type: batonv1.LocationTypeS3Compliant, Bucket: bucket, Endpoint: s3.Endpoint},
+			Credential: batonv1.Credential{Type: batonv1.CredentialTypeKeyPair, KeyPair: &batonv1.KeyPair{
+				IDField: "id", SecretField: "secret", Secret: batonv1.ObjectReference{Name: name + "-creds", Namespace: e.ns}}},
+		}, creds
+	}
+	e.create(t, deployment("db"), threePhaseBlueprint())
+	tests := []struct {
+		name, id, secret, bucket string
+		wantMsg                  string // "" means the ActionSet runs
+	}{
+		{"good", s3.AccessKey, s3.SecretKey, s3.Bucket, ""},
+		{"wrong-secret", s3.AccessKey, "not-the-secret", s3.Bucket, "credentials were refused"},
+		{"missing-bucket", s3.AccessKey, s3.SecretKey, "no-such-bucket", `bucket "no-such-bucket" does not exist`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prof, creds := profile(tt.name, tt.id, tt.secret, tt.bucket)
+			as := actionSetFor(tt.name, "three", "backup", "db", e.ns)
+			as.Spec.Actions[0].Profile = &batonv1.ObjectReference{Name: tt.name}
+			e.create(t, creds, prof, as)
+			if tt.wantMsg == "" {
+				e.waitJob(t, tt.name, "first")
+				return
+			}
+			got := e.waitState(t, tt.name, batonv1.StateFailed)
+			assert.Contains(t, got.Status.Error.Message, "profile "+e.ns+"/"+tt.name+": ")
+			assert.Contains(t, got.Status.Error.Message, tt.wantMsg)
+			assert.NotContains(t, got.Status.Error.Message, tt.secret)
+			assert.Empty(t, e.jobs(t, tt.name))
+		})
+	}
 }

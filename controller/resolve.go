@@ -232,3 +232,39 @@ func withPhaseOutputs(p render.Params, action batonv1.ActionStatus) render.Param
 	}
 	return p
 }
+
+// phaseObjects renders a phase's `objects` and fetches the Secrets and
+// ConfigMaps among them, which the phase's own templates read as
+// .Phases.<phase>.Secrets.<name> and .ConfigMaps.<name> (as in Kanister).
+// Other kinds are passed to the runner as references only. A reference
+// without a namespace means the namespace of the action's object.
+func (r resolver) phaseObjects(ctx context.Context, objects map[string]batonv1.ObjectReference, p render.Params, defaultNamespace string) (map[string]batonv1.ObjectReference, *render.PhaseParams, error) {
+	refs := make(map[string]batonv1.ObjectReference, len(objects))
+	fetched := &render.PhaseParams{Secrets: map[string]corev1.Secret{}, ConfigMaps: map[string]corev1.ConfigMap{}}
+	for name, ref := range objects {
+		rendered, err := render.ObjectReference("objects."+name, ref, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rendered.Namespace == "" {
+			rendered.Namespace = defaultNamespace
+		}
+		refs[name] = rendered
+		key := client.ObjectKey{Namespace: rendered.Namespace, Name: rendered.Name}
+		switch strings.ToLower(rendered.Kind) {
+		case "secret":
+			var s corev1.Secret
+			if err := r.reader.Get(ctx, key, &s); err != nil {
+				return nil, nil, fmt.Errorf("objects.%s: secret %s: %w", name, describeKey(key), err)
+			}
+			fetched.Secrets[name] = s
+		case "configmap":
+			var cm corev1.ConfigMap
+			if err := r.reader.Get(ctx, key, &cm); err != nil {
+				return nil, nil, fmt.Errorf("objects.%s: configMap %s: %w", name, describeKey(key), err)
+			}
+			fetched.ConfigMaps[name] = cm
+		}
+	}
+	return refs, fetched, nil
+}

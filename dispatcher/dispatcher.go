@@ -57,6 +57,9 @@ const (
 	// ToolsDir is where the runner binary is copied for phases that run in
 	// the user's own image.
 	ToolsDir = "/var/run/baton/tools"
+	// RunnerImageEnv names the phase container's variable holding the
+	// runner image.
+	RunnerImageEnv = "BATON_RUNNER_IMAGE"
 	// RunnerPath is the runner binary inside the runner image.
 	RunnerPath = "/usr/local/bin/baton-runner"
 
@@ -243,6 +246,9 @@ func (p Phase) podSpec(s Settings) corev1.PodSpec {
 	env := []corev1.EnvVar{
 		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+		// Functions that start pods of their own (data pods) run the runner
+		// image there too.
+		{Name: RunnerImageEnv, Value: s.RunnerImage},
 	}
 	runArgs := []string{"run", "--phase-dir=" + PhaseSpecDir}
 

@@ -66,10 +66,13 @@ type NamespaceParams struct {
 	Name string
 }
 
-// PhaseParams are what later phases can read of a completed phase.
+// PhaseParams are what templates can read of a phase: the outputs of a
+// completed phase, and the Secrets and ConfigMaps the phase's own `objects`
+// name ({{ .Phases.dump.Secrets.pgSecret.Data }}), fetched when it starts.
 type PhaseParams struct {
-	Output  map[string]any
-	Secrets map[string]corev1.Secret
+	Output     map[string]any
+	Secrets    map[string]corev1.Secret
+	ConfigMaps map[string]corev1.ConfigMap
 }
 
 // ProfileParams are a Profile with its credentials resolved.

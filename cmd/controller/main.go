@@ -90,8 +90,9 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, settings d
 	}
 	r := &controller.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: kube, Scheme: scheme,
-		Recorder: mgr.GetEventRecorderFor("baton-controller"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
-		Settings: settings,
+		Recorder:     mgr.GetEventRecorderFor("baton-controller"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
+		Settings:     settings,
+		CheckProfile: controller.CheckProfileBucket,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err

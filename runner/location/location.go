@@ -46,7 +46,7 @@ type Profile struct {
 		Region   string `json:"region"`
 	} `json:"Location"`
 	Credential struct {
-		Type    string `json:"Type"`
+		Type    string   `json:"Type"`
 		KeyPair *KeyPair `json:"KeyPair"`
 		// Secret is a typed credential Secret (Kanister's
 		// secrets.kanister.io/aws), as Kubernetes serialises it.
@@ -170,7 +170,7 @@ func (s *Store) Key(p string) string {
 // Push streams r to path. The bucket is checked first (with retries) so a
 // wrong bucket or credential fails before any input is consumed.
 func (s *Store) Push(ctx context.Context, p string, r io.Reader) (int64, error) {
-	if err := s.checkBucket(ctx); err != nil {
+	if err := s.CheckBucket(ctx); err != nil {
 		return 0, err
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, s.Key(p), r, -1, minio.PutObjectOptions{PartSize: partSize})
@@ -238,7 +238,9 @@ func (s *Store) removeWithRetry(ctx context.Context, key string) error {
 	}, backoff.WithContext(s.retry(), ctx))
 }
 
-func (s *Store) checkBucket(ctx context.Context) error {
+// CheckBucket tells whether the bucket can be reached with the Profile's
+// credentials, retrying transient errors for a bounded time.
+func (s *Store) CheckBucket(ctx context.Context) error {
 	var exists bool
 	err := backoff.Retry(func() error {
 		var err error

@@ -15,12 +15,15 @@ func TestParseProfile(t *testing.T) {
 		name, json, wantErr string
 	}{
 		{"valid", goodProfile, ""},
+		{"typed AWS secret", `{"Location":{"type":"s3Compliant","bucket":"b"},"Credential":{"Type":"secret",
+			"Secret":{"type":"secrets.kanister.io/aws","data":{"aws_access_key_id":"QUtJQQ==","aws_secret_access_key":"c2Vrcml0"}}}}`, ""},
+		{"typed secret without keys", `{"Location":{"type":"s3Compliant","bucket":"b"},"Credential":{"Type":"secret","Secret":{"data":{}}}}`, "no credentials"},
 		{"not json", `{"Location":`, "not valid JSON"},
 		{"gcs is not implemented", `{"Location":{"type":"gcs","bucket":"b"},"Credential":{"KeyPair":{"ID":"a","Secret":"s"}}}`, `"gcs" is accepted by the API but not implemented yet`},
 		{"azure is not implemented", `{"Location":{"type":"azure","bucket":"b"}}`, "not implemented yet"},
 		{"unknown type", `{"Location":{"type":"ftp","bucket":"b"}}`, `"ftp" is unknown`},
 		{"no bucket", `{"Location":{"type":"s3Compliant"},"Credential":{"KeyPair":{"ID":"a","Secret":"s"}}}`, "no bucket"},
-		{"no credentials", `{"Location":{"type":"s3Compliant","bucket":"b"}}`, "no key pair"},
+		{"no credentials", `{"Location":{"type":"s3Compliant","bucket":"b"}}`, "no credentials"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,8 +37,11 @@ type Spec struct {
 	// messages and logs.
 	ActionSet string `json:"actionSet"`
 	Namespace string `json:"namespace"`
-	Action    string `json:"action"`
-	Phase     string `json:"phase"`
+	// ActionSetUID labels what a phase creates outside its own Job (data
+	// pods in the app's namespace), so it can be found and cleaned up.
+	ActionSetUID string `json:"actionSetUID,omitempty"`
+	Action       string `json:"action"`
+	Phase        string `json:"phase"`
 	// Function is the registered function to run (KubeExec, KubeTask, ...).
 	Function string `json:"func"`
 	// Args are the function's rendered arguments.
