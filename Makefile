@@ -21,8 +21,15 @@ CRD_DIR := config/crd/bases
 # MinIO, the real S3 server of the integration tests: a separate process,
 # never linked into Baton (it is AGPL).
 MINIO := $(BATON_CACHE)/bin/minio-$(MINIO_VERSION)
+# restic, the data mover of BackupData and friends: a static binary (the
+# runner image is scratch-like), used by the integration tests and copied
+# into the runner image.
+RESTIC := $(BATON_CACHE)/bin/restic-$(RESTIC_VERSION)
 IMAGE_TAG ?= dev
 export IMAGE_TAG
+
+.PHONY: restic
+restic: $(RESTIC) ## Build restic (static, cached), the data mover of the runner image
 
 .PHONY: help
 help: ## List the targets
@@ -57,6 +64,13 @@ $(MINIO):
 	CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags "-s -w" github.com/minio/minio@$(MINIO_VERSION); \
 	mv "$$tmp/minio" $@
 
+$(RESTIC):
+	@mkdir -p $(@D)
+	@echo "building restic $(RESTIC_VERSION) from the Go module proxy (cold: ~3 min)"
+	@tmp=$$(mktemp -d "$(@D)/.restic.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
+	CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags "-s -w" github.com/restic/restic/cmd/restic@$(RESTIC_VERSION); \
+	mv "$$tmp/restic" $@
+
 $(CONTROLLER_GEN):
 	@mkdir -p $(@D)
 	@echo "installing controller-gen $(CONTROLLER_TOOLS_VERSION) from the Go module proxy"
@@ -89,14 +103,15 @@ envtest-assets: ## kube-apiserver, etcd and kubectl for envtest (built once, cac
 	@[[ -x "$(K8S_BIN)/kube-apiserver" && -x "$(K8S_BIN)/etcd" && -f "$(K8S_BIN)/.baton-recipe" ]] || bash images/node/binaries.sh
 
 .PHONY: test-integration
-test-integration: envtest-assets $(MINIO) ## Integration tests against a real kube-apiserver + etcd (envtest, no kubelet) and a real S3 server
-	KUBEBUILDER_ASSETS=$(K8S_BIN) BATON_KUBERNETES_VERSION=$(KUBERNETES_VERSION) BATON_MINIO=$(MINIO) \
+test-integration: envtest-assets $(MINIO) $(RESTIC) ## Integration tests against a real kube-apiserver + etcd (envtest, no kubelet), a real S3 server and restic
+	KUBEBUILDER_ASSETS=$(K8S_BIN) BATON_KUBERNETES_VERSION=$(KUBERNETES_VERSION) BATON_MINIO=$(MINIO) BATON_RESTIC=$(RESTIC) \
 		go test $(GO_TEST_FLAGS) -tags integration -run Integration -count=1 ./...
 
 .PHONY: e2e
-e2e: ## e2e suite against $$KUBECONFIG (default: the local cluster); images must be in the cluster
-	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" \
+e2e: $(MINIO) ## e2e suite against $$KUBECONFIG (default: the local cluster); images must be in the cluster
+	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" BATON_MINIO=$(MINIO) \
 	BATON_RUNNER_IMAGE=baton.local/runner:$(IMAGE_TAG) BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
+	BATON_POSTGRES_IMAGE=baton.local/postgres:15 \
 		go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 20m -v ./e2e
 
 .PHONY: bench
@@ -123,8 +138,8 @@ node-image: ## Build the kind node image only (cached)
 	bash images/node/build.sh
 
 .PHONY: images
-images: ## Build Baton's images without Docker and load them into the local cluster
-	bash images/build.sh
+images: $(RESTIC) ## Build Baton's images without Docker and load them into the local cluster
+	RESTIC=$(RESTIC) bash images/build.sh
 
 .PHONY: demo
 demo: cluster-up images deploy ## Bring the local cluster up, install Baton and run a 3-phase blueprint end to end

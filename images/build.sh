@@ -6,6 +6,7 @@
 #   baton.local/controller:${IMAGE_TAG} the ActionSet controller (static, scratch)
 #   baton.local/runner:${IMAGE_TAG}     the generic phase runner (static, scratch)
 #   baton.local/e2e-tools:${IMAGE_TAG}  busybox, for e2e tests of the cluster
+#   baton.local/postgres:15             PostgreSQL (images/postgres/build.sh)
 source "$(dirname "$0")/../e2e/cluster/lib.sh"
 IMAGE_TAG="${IMAGE_TAG:-dev}"
 RUNNER_IMAGE="${RUNNER_IMAGE:-baton.local/runner:${IMAGE_TAG}}"
@@ -35,7 +36,10 @@ bash "${REPO_ROOT}/images/node/rootfs.sh" busybox
 "${imgtool}" build --tag "${E2E_TOOLS_IMAGE}" --out "${out}/images/e2e-tools.tar" \
   --layer-dir "${BATON_CACHE}/rootfs/busybox" --env PATH=/bin
 
-log "images written to ${out}/images: ${CONTROLLER_IMAGE} ${RUNNER_IMAGE} ${E2E_TOOLS_IMAGE}"
+# PostgreSQL from Debian's packages, for the examples and the data e2e tests.
+IMAGES_LOAD=0 bash "${REPO_ROOT}/images/postgres/build.sh"
+
+log "images written to ${out}/images: ${CONTROLLER_IMAGE} ${RUNNER_IMAGE} ${E2E_TOOLS_IMAGE} baton.local/postgres:15"
 if [[ "${IMAGES_LOAD:-1}" == 1 ]] && kind get clusters 2>/dev/null | grep -qx "${CLUSTER_NAME}"; then
   for archive in "${out}"/images/*.tar; do
     kind load image-archive --name "${CLUSTER_NAME}" "${archive}" >/dev/null

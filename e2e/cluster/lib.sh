@@ -62,3 +62,14 @@ quietly() {
   shift
   "$@" >"${logfile}" 2>&1 || { tail -30 "${logfile}" >&2; die "$1 failed; full log in ${logfile}"; }
 }
+
+# debian_mirror prints the Debian mirror to debootstrap from: DEBIAN_MIRROR
+# when set, else the first non-security mirror apt is configured with (deb822
+# or one-line sources), else deb.debian.org.
+debian_mirror() {
+  if [[ -n "${DEBIAN_MIRROR:-}" ]]; then echo "${DEBIAN_MIRROR}"; return; fi
+  local uri
+  uri=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null \
+    | grep -v security | head -1 | sed -E 's/^URIs:[[:space:]]*//; s/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//; s/[[:space:]].*//' || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}

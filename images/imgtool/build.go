@@ -57,6 +57,7 @@ func build(s imageSpec) error {
 	cfg.Config.User = s.user
 	cfg.Config.WorkingDir = s.workdir
 	cfg.Config.Labels = s.labels
+	cfg.Config.StopSignal = s.stopSignal
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return err
 	}

@@ -73,6 +73,7 @@ func TestBuildWritesLoadableImage(t *testing.T) {
 		env:        []string{"PATH=/usr/local/bin"},
 		user:       "65532:65532",
 		labels:     map[string]string{"k": "v"},
+		stopSignal: "SIGINT",
 	}
 	require.NoError(t, build(spec))
 
@@ -88,6 +89,7 @@ func TestBuildWritesLoadableImage(t *testing.T) {
 		assert.Equal(t, "65532:65532", cfg.Config.User)
 		assert.Equal(t, []string{"PATH=/usr/local/bin"}, cfg.Config.Env)
 		assert.Equal(t, "v", cfg.Config.Labels["k"])
+		assert.Equal(t, "SIGINT", cfg.Config.StopSignal)
 		assert.Equal(t, "linux", cfg.OS)
 
 		files := imageFiles(t, img)
@@ -130,6 +132,10 @@ func TestSpecValidation(t *testing.T) {
 		{"no out", imageSpec{tags: []string{"a:b"}, files: []fileMapping{{"a", "/a"}}}, "--out"},
 		{"empty image", imageSpec{tags: []string{"a:b"}, out: "x.tar"}, "nothing to put"},
 		{"bad env", imageSpec{tags: []string{"a:b"}, out: "x.tar", files: []fileMapping{{"a", "/a"}}, env: []string{"NOVALUE"}}, "K=V"},
+		{"stop signal name", imageSpec{tags: []string{"a:b"}, out: "x.tar", files: []fileMapping{{"a", "/a"}}, stopSignal: "SIGRTMIN+3"}, ""},
+		{"stop signal number", imageSpec{tags: []string{"a:b"}, out: "x.tar", files: []fileMapping{{"a", "/a"}}, stopSignal: "2"}, ""},
+		{"bad stop signal", imageSpec{tags: []string{"a:b"}, out: "x.tar", files: []fileMapping{{"a", "/a"}}, stopSignal: "SIG INT"}, "--stop-signal"},
+		{"stop signal out of range", imageSpec{tags: []string{"a:b"}, out: "x.tar", files: []fileMapping{{"a", "/a"}}, stopSignal: "0"}, "--stop-signal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,7 +28,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "build" {
-		fmt.Fprintln(os.Stderr, "usage: imgtool build --tag REF --out FILE.tar [--layer-dir DIR]... [--file SRC=DST]... [--entrypoint ARG]... [--cmd ARG]... [--env K=V]... [--user U] [--workdir D] [--label K=V]...")
+		fmt.Fprintln(os.Stderr, "usage: imgtool build --tag REF --out FILE.tar [--layer-dir DIR]... [--file SRC=DST]... [--entrypoint ARG]... [--cmd ARG]... [--env K=V]... [--user U] [--workdir D] [--stop-signal SIG] [--label K=V]...")
 		os.Exit(2)
 	}
 	var spec imageSpec
@@ -44,6 +44,7 @@ func main() {
 	fs.Var(&labels, "label", "K=V image label (repeatable)")
 	fs.StringVar(&spec.user, "user", "", "user[:group] the image runs as")
 	fs.StringVar(&spec.workdir, "workdir", "", "working directory")
+	fs.StringVar(&spec.stopSignal, "stop-signal", "", "signal the runtime stops the container with (e.g. SIGINT); default SIGTERM")
 	_ = fs.Parse(os.Args[2:])
 
 	spec.tags = tags

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -22,6 +23,7 @@ type imageSpec struct {
 	labels     map[string]string
 	user       string
 	workdir    string
+	stopSignal string
 }
 
 func (s imageSpec) validate() error {
@@ -40,7 +42,28 @@ func (s imageSpec) validate() error {
 			errs = append(errs, fmt.Errorf("--env %q: want K=V", e))
 		}
 	}
+	if s.stopSignal != "" && !validStopSignal(s.stopSignal) {
+		errs = append(errs, fmt.Errorf("--stop-signal %q: want a signal name like SIGINT or a number", s.stopSignal))
+	}
 	return errors.Join(errs...)
+}
+
+// validStopSignal accepts what runtimes parse in an image's StopSignal: a
+// name with or without the SIG prefix (SIGINT, INT, SIGRTMIN+3) or a number.
+func validStopSignal(sig string) bool {
+	if n, err := strconv.Atoi(sig); err == nil {
+		return n > 0 && n < 65
+	}
+	name := strings.TrimPrefix(strings.ToUpper(sig), "SIG")
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '+' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func parseFileMappings(values []string) ([]fileMapping, error) {

@@ -31,26 +31,40 @@ type S3 struct {
 
 // StartS3 starts MinIO on a free loopback port (MinIO is AGPL: it runs as a
 // separate process, never linked into Baton) and stops it when the test ends.
-func StartS3(t testing.TB) *S3 {
+func StartS3(t testing.TB) *S3 { return StartS3On(t, "127.0.0.1") }
+
+// StartS3On starts MinIO listening on host only: an address of this machine
+// that pods can reach (the host's address on the cluster's network) in e2e
+// tests, never every interface.
+func StartS3On(t testing.TB, host string) *S3 {
 	t.Helper()
 	bin := os.Getenv(MinIOEnv)
 	if bin == "" {
-		t.Fatalf("%s is not set: run integration tests with `make test-integration`, which builds MinIO", MinIOEnv)
+		t.Fatalf("%s is not set: run these tests through make, which builds MinIO", MinIOEnv)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
 	s := &S3{Endpoint: "http://" + addr, AccessKey: "baton-" + rand.String(8), SecretKey: rand.String(24), Bucket: "baton-test-" + rand.String(6)}
-	s.cmd = exec.Command(bin, "server", t.TempDir(), "--address", addr, "--console-address", "127.0.0.1:0", "--quiet")
+	s.cmd = exec.Command(bin, "server", t.TempDir(), "--address", addr, "--console-address", net.JoinHostPort(host, "0"), "--quiet")
 	s.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey, "MINIO_BROWSER=off")
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start MinIO %s: %v", bin, err)
 	}
 	t.Cleanup(s.Stop)
-	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	s.waitHealthy(t)
+	if err := s.Client(t).MakeBucket(context.Background(), s.Bucket, minio.MakeBucketOptions{}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	return s
+}
+
+func (s *S3) waitHealthy(t testing.TB) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		resp, err := http.Get(s.Endpoint + "/minio/health/live")
 		if err != nil {
 			return false, nil
@@ -61,10 +75,6 @@ func StartS3(t testing.TB) *S3 {
 	if err != nil {
 		t.Fatalf("MinIO did not become healthy at %s: %v", s.Endpoint, err)
 	}
-	if err := s.Client(t).MakeBucket(context.Background(), s.Bucket, minio.MakeBucketOptions{}); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	return s
 }
 
 // Client is an admin client of the server, for checks behind the code
@@ -84,6 +94,20 @@ func (s *S3) Stop() {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
 	}
+}
+
+// Restart starts the server again on the same address and data after Stop
+// (tests use it to bring the store back after an outage).
+func (s *S3) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	cmd.Env = s.cmd.Env
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("restart MinIO: %v", err)
+	}
+	s.cmd = cmd
+	s.waitHealthy(t)
 }
 
 // ProfileJSON is the server as a rendered Profile ({{ toJson .Profile }}).

@@ -6,6 +6,9 @@
 //   - KubeExecAll: the same in several pods and containers at once;
 //   - ScaleWorkload: scale a Deployment or StatefulSet and wait for it;
 //   - Wait and WaitV2: wait for conditions on any objects;
+//   - CreateCSISnapshot, CreateCSISnapshotStatic, RestoreCSISnapshot and
+//     DeleteCSISnapshot: CSI volume snapshots through the
+//     snapshot.storage.k8s.io/v1 API (docs/functions-csi.md);
 //   - KubeOps: create objects from a manifest, or delete one.
 //
 // Each function validates its arguments before touching the cluster and
@@ -50,7 +53,8 @@ const defaultPollInterval = 2 * time.Second
 
 // Names lists the functions New registers.
 func Names() []string {
-	return []string{KubeExecName, KubeExecAllName, ScaleWorkloadName, WaitName, WaitV2Name, KubeOpsName}
+	return []string{KubeExecName, KubeExecAllName, ScaleWorkloadName, WaitName, WaitV2Name, KubeOpsName,
+		CreateCSISnapshotName, CreateCSISnapshotStaticName, RestoreCSISnapshotName, DeleteCSISnapshotName}
 }
 
 // New builds the clients the functions share, once, and returns the
@@ -73,6 +77,11 @@ func New(cfg *rest.Config) (runner.Registry, error) {
 		WaitName:          &Wait{Client: dyn},
 		WaitV2Name:        &Wait{Client: dyn, V2: true},
 		KubeOpsName:       &KubeOps{Client: dyn, Mapper: mapper},
+
+		CreateCSISnapshotName:       &CreateCSISnapshot{Client: dyn},
+		CreateCSISnapshotStaticName: &CreateCSISnapshotStatic{Client: dyn},
+		RestoreCSISnapshotName:      &RestoreCSISnapshot{Client: dyn},
+		DeleteCSISnapshotName:       &DeleteCSISnapshot{Client: dyn},
 	}, nil
 }
 
