@@ -297,7 +297,7 @@ func (run *actionSetRun) initialise() error {
 		if err := run.checkProfile(spec, params.Profile); err != nil {
 			return fmt.Errorf("action %q: %w", spec.Name, err)
 		}
-		status := batonv1.ActionStatus{Name: spec.Name, Object: spec.Object, Blueprint: spec.Blueprint}
+		status := batonv1.ActionStatus{Name: spec.Name, Object: spec.Object, Blueprint: spec.Blueprint, Workload: snapshotOf(params)}
 		for _, p := range bpAction.Phases {
 			status.Phases = append(status.Phases, batonv1.Phase{Name: p.Name, State: batonv1.StatePending})
 		}

@@ -575,3 +575,37 @@ func TestIntegrationProfileIsCheckedAgainstARealObjectStore(t *testing.T) {
 		})
 	}
 }
+
+// Kanister computes an action's template parameters once, when it starts:
+// a phase after the workload was scaled to zero still sees its pods and
+// their claims.
+func TestIntegrationWorkloadIsSeenAsItWasWhenTheActionStarted(t *testing.T) {
+	e := start(t)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "db-0", Labels: map[string]string{"app": "db"}},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "app", Image: "app:1", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/var/lib/data"}}}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-db-0"}}}},
+		},
+	}
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: "restore"},
+		Actions: map[string]batonv1.BlueprintAction{"restore": {Phases: []batonv1.BlueprintPhase{
+			{Name: "scaleDown", Func: "ScaleWorkload", Args: batonv1.JSONMap{"replicas": 0}},
+			{Name: "restore", Func: "KubeTask", Args: batonv1.JSONMap{"image": "busybox", "command": []any{"echo",
+				`{{ index .Deployment.Pods 0 }} {{ range $claim, $path := index .Deployment.PersistentVolumeClaims (index .Deployment.Pods 0) }}{{ $claim }}:{{ $path }}{{ end }}`}}},
+		}}},
+	}
+	e.create(t, deployment("db"), pod, bp)
+	e.create(t, actionSetFor("restore", "restore", "restore", "db", e.ns))
+	scaleDown := e.waitJob(t, "restore", "scaleDown")
+	require.NoError(t, e.c.Delete(context.Background(), pod), "the workload is scaled to zero")
+	e.finish(t, scaleDown, 0, "")
+
+	restore := e.waitJob(t, "restore", "restore")
+	assert.Equal(t, []any{"echo", "db-0 data-db-0:/var/lib/data"}, e.phaseSpec(t, restore).Args["command"])
+	snapshot := e.actionSet(t, "restore").Status.Actions[0].Workload
+	require.NotNil(t, snapshot)
+	assert.Equal(t, []string{"db-0"}, snapshot.Pods)
+}

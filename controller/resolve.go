@@ -124,8 +124,10 @@ func (r resolver) params(ctx context.Context, i int, bpAction *batonv1.Blueprint
 	p.Object = obj.Object
 	switch gvk.Kind {
 	case "Deployment", "StatefulSet":
-		w, err := r.workload(ctx, obj)
-		if err != nil {
+		var w *render.WorkloadParams
+		if i < len(r.as.Status.Actions) && r.as.Status.Actions[i].Workload != nil {
+			w = workloadFromSnapshot(obj, r.as.Status.Actions[i].Workload)
+		} else if w, err = r.workload(ctx, obj); err != nil {
 			return p, err
 		}
 		if gvk.Kind == "Deployment" {
@@ -219,6 +221,36 @@ func (r resolver) profile(ctx context.Context, ref batonv1.ObjectReference) (*re
 		out.Credential.Secret = s
 	}
 	return out, nil
+}
+
+// snapshotOf records what templates saw of a workload when its action
+// started (nil for other kinds of object).
+func snapshotOf(p render.Params) *batonv1.WorkloadSnapshot {
+	w := p.Deployment
+	if w == nil {
+		w = p.StatefulSet
+	}
+	if w == nil {
+		return nil
+	}
+	return &batonv1.WorkloadSnapshot{Pods: w.Pods, Containers: w.Containers, PersistentVolumeClaims: w.PersistentVolumeClaims}
+}
+
+func workloadFromSnapshot(obj *unstructured.Unstructured, s *batonv1.WorkloadSnapshot) *render.WorkloadParams {
+	w := &render.WorkloadParams{Name: obj.GetName(), Namespace: obj.GetNamespace(),
+		Pods: s.Pods, Containers: s.Containers, PersistentVolumeClaims: s.PersistentVolumeClaims}
+	// Templates index these; nil would print "<no value>" where Kanister's
+	// empty lists print nothing.
+	if w.Pods == nil {
+		w.Pods = []string{}
+	}
+	if w.Containers == nil {
+		w.Containers = [][]string{}
+	}
+	if w.PersistentVolumeClaims == nil {
+		w.PersistentVolumeClaims = map[string]map[string]string{}
+	}
+	return w
 }
 
 // withPhaseOutputs returns p with the outputs of every completed phase of

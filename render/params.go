@@ -50,8 +50,8 @@ type WorkloadParams struct {
 	Pods []string
 	// Containers lists each pod's container names, in Pods' order.
 	Containers [][]string
-	// PersistentVolumeClaims maps pod name to its volumes' claim names
-	// (volume name -> claim name).
+	// PersistentVolumeClaims maps pod name to the claims its containers
+	// mount (claim name -> mount path), Kanister's shape.
 	PersistentVolumeClaims map[string]map[string]string
 }
 
@@ -118,15 +118,31 @@ func Workload(name, namespace string, pods []corev1.Pod) *WorkloadParams {
 			containers = append(containers, c.Name)
 		}
 		w.Containers = append(w.Containers, containers)
-		claims := map[string]string{}
-		for _, v := range pod.Spec.Volumes {
-			if v.PersistentVolumeClaim != nil {
-				claims[v.Name] = v.PersistentVolumeClaim.ClaimName
-			}
-		}
-		if len(claims) > 0 {
+		if claims := claimMounts(pod.Spec); len(claims) > 0 {
 			w.PersistentVolumeClaims[pod.Name] = claims
 		}
 	}
 	return w
+}
+
+// claimMounts maps each claim a pod's containers mount to its mount path
+// (the first container's, when several mount it). A claim no container
+// mounts has no path to restore into and is left out.
+func claimMounts(spec corev1.PodSpec) map[string]string {
+	claimOfVolume := map[string]string{}
+	for _, v := range spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			claimOfVolume[v.Name] = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	mounts := map[string]string{}
+	for _, c := range spec.Containers {
+		for _, m := range c.VolumeMounts {
+			claim, ok := claimOfVolume[m.Name]
+			if _, seen := mounts[claim]; ok && !seen {
+				mounts[claim] = m.MountPath
+			}
+		}
+	}
+	return mounts
 }

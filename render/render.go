@@ -64,8 +64,9 @@ func cleanExecError(err error) error {
 }
 
 // Value renders every string inside a JSON-like value (maps, lists,
-// strings), leaving other values as they are. path names the value in
-// errors.
+// strings), map keys included as Kanister does (RestoreData's volumes map
+// is keyed by a templated claim name), leaving other values as they are.
+// path names the value in errors.
 func Value(path string, v any, p Params) (any, error) {
 	switch t := v.(type) {
 	case string:
@@ -73,11 +74,18 @@ func Value(path string, v any, p Params) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for _, k := range sortedKeys(t) {
+			key, err := String(path+"."+k, k, p)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := out[key]; dup {
+				return nil, &Error{Field: path + "." + k, Err: fmt.Errorf("key renders to %q, which another key of the map already has", key)}
+			}
 			r, err := Value(path+"."+k, t[k], p)
 			if err != nil {
 				return nil, err
 			}
-			out[k] = r
+			out[key] = r
 		}
 		return out, nil
 	case batonv1.JSONMap:

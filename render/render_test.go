@@ -20,9 +20,11 @@ func pod(name string, age int, containers []string, claims map[string]string) co
 	for _, c := range containers {
 		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
 	}
+	// Each volume is mounted at /mnt/<volume> by the first container.
 	for vol, claim := range claims {
 		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}})
+		p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: "/mnt/" + vol})
 	}
 	return p
 }
@@ -52,7 +54,8 @@ func TestString(t *testing.T) {
 		{"workload name", "{{ .Deployment.Namespace }}/{{ .Deployment.Name }}", "app/db", ""},
 		{"pods oldest first", "{{ index .Deployment.Pods 0 }}", "db-old", ""},
 		{"containers of a pod", "{{ index (index .Deployment.Containers 1) 1 }}", "exporter", ""},
-		{"claims of a pod", "{{ index .Deployment.PersistentVolumeClaims \"db-old\" \"data\" }}", "db-data", ""},
+		{"claims of a pod, with their mount paths", "{{ index .Deployment.PersistentVolumeClaims \"db-old\" \"db-data\" }}", "/mnt/data", ""},
+		{"claims by range", "{{ range $claim, $path := index .Deployment.PersistentVolumeClaims \"db-old\" }}{{ $claim }}={{ $path }}{{ end }}", "db-data=/mnt/data", ""},
 		{"object fields", "{{ .Object.metadata.labels.app }}", "pg", ""},
 		{"phase output", "{{ .Phases.dump.Output.path }}", "/backups/1.sql", ""},
 		{"input artifact", "{{ .ArtifactsIn.backupInfo.KeyValue.path }}", "s3://bucket/db/1", ""},
@@ -86,6 +89,17 @@ func TestString(t *testing.T) {
 	}
 }
 
+func TestArgsRenderMapKeys(t *testing.T) {
+	got, err := Args(batonv1.JSONMap{"volumes": map[string]any{"{{ .Deployment.Name }}-data": "/data"}}, deploymentParams())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"volumes": map[string]any{"db-data": "/data"}}, got)
+
+	_, err = Args(batonv1.JSONMap{"volumes": map[string]any{"{{ .Deployment.Name }}": "/a", "db": "/b"}}, deploymentParams())
+	assert.ErrorContains(t, err, `key renders to "db", which another key of the map already has`)
+	_, err = Args(batonv1.JSONMap{"volumes": map[string]any{"{{ .Options.nope }}": "/a"}}, deploymentParams())
+	assert.ErrorContains(t, err, "args.volumes.{{ .Options.nope }}")
+}
+
 func TestArgsRendersNestedValues(t *testing.T) {
 	args := batonv1.JSONMap{
 		"namespace": "{{ .Deployment.Namespace }}",
@@ -109,7 +123,7 @@ func TestArgsRendersNestedValues(t *testing.T) {
 
 func TestObjectReferenceAndArtifacts(t *testing.T) {
 	ref, err := ObjectReference("objects.pvc", batonv1.ObjectReference{Kind: "PersistentVolumeClaim",
-		Name: `{{ index .Deployment.PersistentVolumeClaims "db-old" "data" }}`, Namespace: "{{ .Deployment.Namespace }}"}, deploymentParams())
+		Name: `{{ range $claim, $_ := index .Deployment.PersistentVolumeClaims "db-old" }}{{ $claim }}{{ end }}`, Namespace: "{{ .Deployment.Namespace }}"}, deploymentParams())
 	require.NoError(t, err)
 	assert.Equal(t, batonv1.ObjectReference{Kind: "PersistentVolumeClaim", Name: "db-data", Namespace: "app"}, ref)
 

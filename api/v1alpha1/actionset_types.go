@@ -135,6 +135,26 @@ type ActionStatus struct {
 	// DeferPhase is the run of the Blueprint action's deferPhase.
 	// +optional
 	DeferPhase *Phase `json:"deferPhase,omitempty"`
+	// Workload is the action's Deployment or StatefulSet as it was when the
+	// action started. Templates see these pods, containers and claims for
+	// the whole action, as in Kanister, so a phase that runs after the
+	// workload was scaled to zero still knows what it had.
+	// +optional
+	Workload *WorkloadSnapshot `json:"workload,omitempty"`
+}
+
+// WorkloadSnapshot records a workload's pods when its action started.
+type WorkloadSnapshot struct {
+	// Pods are the pod names, oldest first.
+	// +optional
+	Pods []string `json:"pods,omitempty"`
+	// Containers lists each pod's container names, in Pods' order.
+	// +optional
+	Containers [][]string `json:"containers,omitempty"`
+	// PersistentVolumeClaims maps a pod name to its claims, each with the
+	// path it is mounted at.
+	// +optional
+	PersistentVolumeClaims map[string]map[string]string `json:"persistentVolumeClaims,omitempty"`
 }
 
 // ActionSetError describes why an ActionSet failed.
