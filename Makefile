@@ -142,8 +142,9 @@ images: $(RESTIC) ## Build Baton's images without Docker and load them into the 
 	RESTIC=$(RESTIC) bash images/build.sh
 
 .PHONY: demo
-demo: cluster-up images deploy ## Bring the local cluster up, install Baton and run a 3-phase blueprint end to end
-	bash e2e/demo.sh
+demo: cluster-up images deploy $(MINIO) ## Bring the local cluster up, install Baton, run a 3-phase blueprint and back PostgreSQL up to S3 and restore it
+	go build -o _output/bin/s3server ./e2e/s3server
+	BATON_MINIO=$(MINIO) bash e2e/demo.sh
 
 .PHONY: clean
 clean: ## Remove build outputs (caches in $$BATON_CACHE stay)
