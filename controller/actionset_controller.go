@@ -535,12 +535,8 @@ func (run *actionSetRun) start(k phaseKey) error {
 	for name, ref := range objects {
 		doc.Objects[name] = toPhaseRef(ref)
 	}
-	if bpPhase.Func == "KubeTask" {
-		user, err := kubeTaskContainer(args)
-		if err != nil {
-			return err
-		}
-		d.User = user
+	if err := userContainers(bpPhase.Func, args, &d); err != nil {
+		return err
 	}
 	job, err := dispatcher.Build(d, run.r.Settings)
 	if err != nil {
@@ -641,17 +637,4 @@ func isAPIError(err error) bool {
 
 func toPhaseRef(r batonv1.ObjectReference) phase.ObjectRef {
 	return phase.ObjectRef{APIVersion: r.APIVersion, Group: r.Group, Resource: r.Resource, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace}
-}
-
-// kubeTaskContainer reads KubeTask's image argument; the runner reads the
-// command from the phase Secret itself.
-func kubeTaskContainer(args map[string]any) (*dispatcher.UserContainer, error) {
-	image, _ := args["image"].(string)
-	if image == "" {
-		return nil, fmt.Errorf("KubeTask: argument \"image\" is required")
-	}
-	if cmd, ok := args["command"].([]any); !ok || len(cmd) == 0 {
-		return nil, fmt.Errorf("KubeTask: argument \"command\" must be a non-empty list")
-	}
-	return &dispatcher.UserContainer{Image: image}, nil
 }

@@ -20,11 +20,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
@@ -68,7 +70,12 @@ const (
 	// MainContainer runs the phase; its termination message carries outputs.
 	MainContainer = "phase"
 	initContainer = "baton-tools"
-	runnerUID     = 65532
+	// BackgroundContainer and InitContainer are MultiContainerRun's
+	// background and init containers (Kanister's names).
+	BackgroundContainer = "background"
+	InitContainer       = "init"
+	sharedVolume        = "shared"
+	runnerUID           = 65532
 )
 
 // ownerAPIVersion and ownerKind identify ActionSets in owner references.
@@ -91,6 +98,14 @@ type UserContainer struct {
 	Image string
 }
 
+// SharedVolume is an emptyDir every container of a multi-container phase
+// mounts at MountPath (MultiContainerRun's sharedVolumeDir).
+type SharedVolume struct {
+	MountPath string
+	Medium    corev1.StorageMedium
+	SizeLimit *resource.Quantity
+}
+
 // Phase is one phase run of one action.
 type Phase struct {
 	ActionSet   ActionSetRef
@@ -107,10 +122,19 @@ type Phase struct {
 	SpecSecret string
 	// PodOverride is a strategic-merge patch applied to the pod spec
 	// (Kanister's podOverride).
-	PodOverride    map[string]any
-	PodLabels      map[string]string
-	PodAnnotations map[string]string
-	User           *UserContainer
+	PodOverride map[string]any
+	// PhasePodOverride is the phase's podOverride argument (KubeTask,
+	// MultiContainerRun), applied after PodOverride.
+	PhasePodOverride map[string]any
+	PodLabels        map[string]string
+	PodAnnotations   map[string]string
+	User             *UserContainer
+	// Background and Init are MultiContainerRun's other containers: one
+	// running beside the main (output) container, one before both. Each
+	// runs its own command under the runner, like User.
+	Background *UserContainer
+	Init       *UserContainer
+	Shared     *SharedVolume
 }
 
 // Settings are the controller-wide knobs for phase Jobs.
@@ -172,8 +196,13 @@ func (p Phase) validate(s Settings) error {
 	if s.RunnerImage == "" {
 		errs = append(errs, errors.New("runner image is required"))
 	}
-	if p.User != nil && p.User.Image == "" {
-		errs = append(errs, errors.New("the phase runs a user container but names no image"))
+	for _, c := range []*UserContainer{p.User, p.Background, p.Init} {
+		if c != nil && c.Image == "" {
+			errs = append(errs, errors.New("the phase runs a user container but names no image"))
+		}
+	}
+	if (p.Background != nil || p.Init != nil) && p.User == nil {
+		errs = append(errs, errors.New("background and init containers need a main user container"))
 	}
 	return errors.Join(errs...)
 }
@@ -186,7 +215,12 @@ func Build(p Phase, s Settings) (*batchv1.Job, error) {
 	}
 	podSpec, err := applyPodOverride(p.podSpec(s), p.PodOverride)
 	if err != nil {
-		return nil, fmt.Errorf("phase %q of action %q: podOverride: %w", p.Name, p.Action, err)
+		return nil, fmt.Errorf("phase %q of action %q: the ActionSet's podOverride: %w", p.Name, p.Action, err)
+	}
+	// The phase's own podOverride argument wins over the ActionSet's, as in
+	// Kanister.
+	if podSpec, err = applyPodOverride(podSpec, p.PhasePodOverride); err != nil {
+		return nil, fmt.Errorf("phase %q of action %q: argument podOverride: %w", p.Name, p.Action, err)
 	}
 
 	// Users' pod labels and annotations first, Baton's on top: selection by
@@ -269,12 +303,32 @@ func (p Phase) podSpec(s Settings) corev1.PodSpec {
 		Name: initContainer, Image: s.RunnerImage, ImagePullPolicy: s.ImagePullPolicy,
 		Args: []string{"install", ToolsDir}, VolumeMounts: []corev1.VolumeMount{toolsMount},
 	}}
-	spec.Containers = []corev1.Container{{
-		Name: MainContainer, Image: p.User.Image,
-		Command: append([]string{ToolsDir + "/baton-runner"}, runArgs...), Env: env,
-		VolumeMounts:             []corev1.VolumeMount{specMount, toolsMount},
-		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-	}}
+	mounts := []corev1.VolumeMount{specMount, toolsMount}
+	if p.Shared != nil {
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: sharedVolume, VolumeSource: corev1.VolumeSource{
+			EmptyDir: &corev1.EmptyDirVolumeSource{Medium: p.Shared.Medium, SizeLimit: p.Shared.SizeLimit}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: sharedVolume, MountPath: p.Shared.MountPath})
+	}
+	// userContainer runs one part's command under the runner copied in.
+	userContainer := func(name string, c *UserContainer, part string) corev1.Container {
+		args := runArgs
+		if part != "" {
+			args = append(slices.Clone(runArgs), "--part="+part)
+		}
+		return corev1.Container{
+			Name: name, Image: c.Image,
+			Command: append([]string{ToolsDir + "/baton-runner"}, args...), Env: env,
+			VolumeMounts:             slices.Clone(mounts),
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		}
+	}
+	if p.Init != nil {
+		spec.InitContainers = append(spec.InitContainers, userContainer(InitContainer, p.Init, InitContainer))
+	}
+	spec.Containers = []corev1.Container{userContainer(MainContainer, p.User, "")}
+	if p.Background != nil {
+		spec.Containers = append(spec.Containers, userContainer(BackgroundContainer, p.Background, BackgroundContainer))
+	}
 	return spec
 }
 

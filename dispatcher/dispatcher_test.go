@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -195,6 +196,40 @@ func TestBuildPodOverride(t *testing.T) {
 	}
 }
 
+func TestBuildMultiContainerPhase(t *testing.T) {
+	limit := resource.MustParse("1Gi")
+	p := aPhase().user("output:1").obj()
+	p.Background = &UserContainer{Image: "background:1"}
+	p.Init = &UserContainer{Image: "init:1"}
+	p.Shared = &SharedVolume{MountPath: "/tmp/", Medium: corev1.StorageMediumMemory, SizeLimit: &limit}
+	job, err := Build(p, settings)
+	require.NoError(t, err)
+	spec := job.Spec.Template.Spec
+
+	require.Len(t, spec.InitContainers, 2, "the runner is installed before the user's init container runs")
+	assert.Equal(t, []string{"baton-tools", InitContainer}, []string{spec.InitContainers[0].Name, spec.InitContainers[1].Name})
+	assert.Equal(t, "init:1", spec.InitContainers[1].Image)
+	assert.Contains(t, spec.InitContainers[1].Command, "--part=init")
+	require.Len(t, spec.Containers, 2)
+	assert.Equal(t, MainContainer, spec.Containers[0].Name, "outputs come from the main (output) container")
+	assert.NotContains(t, spec.Containers[0].Command, "--part=background")
+	assert.Equal(t, BackgroundContainer, spec.Containers[1].Name)
+	assert.Equal(t, "background:1", spec.Containers[1].Image)
+	assert.Contains(t, spec.Containers[1].Command, "--part=background")
+	for _, c := range append(spec.InitContainers[1:], spec.Containers...) {
+		assert.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "shared", MountPath: "/tmp/"}, "container %s", c.Name)
+	}
+	var shared *corev1.Volume
+	for i := range spec.Volumes {
+		if spec.Volumes[i].Name == "shared" {
+			shared = &spec.Volumes[i]
+		}
+	}
+	require.NotNil(t, shared)
+	assert.Equal(t, corev1.StorageMediumMemory, shared.EmptyDir.Medium)
+	assert.Equal(t, "1Gi", shared.EmptyDir.SizeLimit.String())
+}
+
 func TestBuildRejectsIncompleteInput(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -207,6 +242,7 @@ func TestBuildRejectsIncompleteInput(t *testing.T) {
 		{"no uid", aPhase().uid("").obj(), settings, "UID"},
 		{"no runner image", aPhase().obj(), Settings{}, "runner image"},
 		{"user container without image", aPhase().user("").obj(), settings, "names no image"},
+		{"background without a main user container", func() Phase { p := aPhase().obj(); p.Background = &UserContainer{Image: "b"}; return p }(), settings, "need a main user container"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -212,3 +212,36 @@ func (e *engine) grantRunner(t *testing.T, namespace string, rule rbacv1.PolicyR
 	_, err = e.client.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{})
 	require.NoError(t, err)
 }
+
+// MultiContainerRun: an init container prepares the shared volume, a
+// background container produces data into it, the output container reads
+// it and its `kando output` lines are the phase's outputs.
+func TestMultiContainerRunSharesAVolumeBetweenItsContainers(t *testing.T) {
+	t.Parallel()
+	e := connectEngine(t)
+	sh := func(script string) []any { return []any{"sh", "-c", script} }
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("multi")},
+		Actions: map[string]batonv1.BlueprintAction{"copy": {Phases: []batonv1.BlueprintPhase{{
+			Name: "copy", Func: "MultiContainerRun", Args: batonv1.JSONMap{
+				"namespace":          batonNamespace,
+				"initImage":          e2eToolsImage,
+				"initCommand":        sh("echo prepared > /shared/init"),
+				"backgroundImage":    e2eToolsImage,
+				"backgroundCommand":  sh("echo 'data from {{ .Namespace.Name }}' > /shared/data.tmp && mv /shared/data.tmp /shared/data"),
+				"outputImage":        e2eToolsImage,
+				"outputCommand":      sh(`until [ -f /shared/data ]; do sleep 0.2; done; kando output data "$(cat /shared/data)"; kando output init "$(cat /shared/init)"`),
+				"sharedVolumeDir":    "/shared",
+				"sharedVolumeMedium": "Memory",
+			},
+		}}}},
+	}
+	as := namespaceActionSet(uniqueName("multi"), bp.Name, "copy")
+	e.create(t, bp, as)
+
+	got := e.waitFinished(t, as.Name)
+	require.Equal(t, batonv1.StateComplete, got.Status.State, "error: %+v", got.Status.Error)
+	out := phaseOutputs(got, 0)["copy"]
+	assert.Equal(t, "data from baton", out["data"])
+	assert.Equal(t, "prepared", out["init"])
+}

@@ -4,7 +4,7 @@
 # local kind cluster when it exists (IMAGES_LOAD=0 to skip).
 #
 #   baton.local/controller:${IMAGE_TAG} the ActionSet controller (static, scratch)
-#   baton.local/runner:${IMAGE_TAG}     the generic phase runner (static, scratch)
+#   baton.local/runner:${IMAGE_TAG}     the generic phase runner (static, scratch), with restic
 #   baton.local/e2e-tools:${IMAGE_TAG}  busybox, for e2e tests of the cluster
 #   baton.local/postgres:15             PostgreSQL (images/postgres/build.sh)
 source "$(dirname "$0")/../e2e/cluster/lib.sh"
@@ -21,8 +21,16 @@ log "building binaries (${version})"
   -o "${out}/bin/" ./cmd/runner ./cmd/controller ./images/imgtool)
 imgtool="${out}/bin/imgtool"
 
+# restic, the data functions' mover (a static build: `make restic`), and a
+# world-writable /tmp, where restic stages the packs it uploads.
+RESTIC="${RESTIC:?RESTIC must name a static restic binary (make images builds one)}"
+runner_extra="${out}/runner-rootfs"
+rm -rf "${runner_extra}" && mkdir -p "${runner_extra}/tmp" && chmod 1777 "${runner_extra}/tmp"
+
 "${imgtool}" build --tag "${RUNNER_IMAGE}" --out "${out}/images/runner.tar" \
+  --layer-dir "${runner_extra}" \
   --file "${out}/bin/runner=/usr/local/bin/baton-runner" \
+  --file "${RESTIC}=/usr/local/bin/restic" \
   --file /etc/ssl/certs/ca-certificates.crt=/etc/ssl/certs/ca-certificates.crt \
   --entrypoint /usr/local/bin/baton-runner --user 65532:65532 \
   --label org.opencontainers.image.version="${version}"

@@ -33,21 +33,56 @@ type Result struct {
 	Err     error
 }
 
-// KubeTask is the function whose pod runs the user's image: the runner,
-// copied into that pod, runs the phase's command argument itself.
-const KubeTask = "KubeTask"
+// Functions whose pods run the user's images: the runner, copied into each
+// container, runs that container's command argument itself.
+const (
+	KubeTask          = "KubeTask"
+	MultiContainerRun = "MultiContainerRun"
+)
+
+// Part names a container of a phase pod that runs a user's command:
+// MultiContainerRun has an output (main), a background and an init
+// container, each running its own command argument.
+type Part string
+
+// The parts of a phase pod.
+const (
+	PartMain       Part = ""
+	PartBackground Part = "background"
+	PartInit       Part = "init"
+)
+
+// commandArg is the argument holding the command part runs for function,
+// or "" when the part runs the function itself.
+func commandArg(function string, part Part) string {
+	switch {
+	case function == KubeTask && part == PartMain:
+		return "command"
+	case function == MultiContainerRun && part == PartMain:
+		return "outputCommand"
+	case function == MultiContainerRun && part == PartBackground:
+		return "backgroundCommand"
+	case function == MultiContainerRun && part == PartInit:
+		return "initCommand"
+	}
+	return ""
+}
 
 // Run executes spec's function from registry, or a user's command: the
-// command given, or, for KubeTask, the phase's "command" argument. KubeTask's
-// command is read from the phase document rather than passed on the command
-// line so that rendered values (which may hold secrets) stay out of the Job
-// and pod specs.
-func Run(ctx context.Context, spec phase.Spec, registry Registry, command []string, toolsDir string, stdout, stderr io.Writer) Result {
-	if len(command) == 0 && spec.Function == KubeTask {
+// command given, or the phase's command argument for this part of its pod
+// (KubeTask's "command", MultiContainerRun's "outputCommand", ...). Those
+// commands are read from the phase document rather than passed on the
+// command line so that rendered values (which may hold secrets) stay out of
+// the Job and pod specs.
+func Run(ctx context.Context, spec phase.Spec, registry Registry, part Part, command []string, toolsDir string, stdout, stderr io.Writer) Result {
+	if arg := commandArg(spec.Function, part); len(command) == 0 && arg != "" {
 		var err error
-		if command, err = stringList(spec.Args["command"]); err != nil {
-			return Result{Err: wrap(spec, fmt.Errorf("argument \"command\": %w", err))}
+		if command, err = stringList(spec.Args[arg]); err != nil {
+			return Result{Err: wrap(spec, fmt.Errorf("argument %q: %w", arg, err))}
 		}
+	}
+	if part != PartMain && len(command) == 0 {
+		return Result{Err: wrap(spec, fmt.Errorf("%s has no %s container", spec.Function, part))}
 	}
 	if len(command) > 0 {
 		out, err := RunCommand(ctx, command, toolsDir, stdout, stderr)

@@ -30,6 +30,13 @@ func spec(fn string) phase.Spec {
 	return phase.Spec{Action: "backup", Phase: "dump", Function: fn}
 }
 
+func multiContainer() phase.Spec {
+	return phase.Spec{Function: "MultiContainerRun", Args: map[string]any{
+		"backgroundCommand": []any{"sh", "-c", "echo data > /dev/null"},
+		"outputCommand":     []any{"sh", "-c", `echo '###Phase-output###: {"key":"from","value":"output"}'`},
+	}}
+}
+
 func TestRun(t *testing.T) {
 	registry := Registry{
 		"Good": fakeFunction{out: outputs.Outputs{"k": "v"}},
@@ -38,28 +45,33 @@ func TestRun(t *testing.T) {
 	tests := []struct {
 		name    string
 		spec    phase.Spec
+		part    Part
 		command []string
 		want    outputs.Outputs
 		wantErr string
 	}{
-		{"function succeeds", spec("Good"), nil, outputs.Outputs{"k": "v"}, ""},
-		{"function fails", spec("Bad"), nil, nil, `phase "dump" (Bad) of action "backup": target pod not found`},
-		{"unknown function", spec("Nope"), nil, nil, `function "Nope" is not available in this runner (known: Bad, Good)`},
-		{"user command with outputs", spec("KubeTask"),
+		{"function succeeds", spec("Good"), PartMain, nil, outputs.Outputs{"k": "v"}, ""},
+		{"function fails", spec("Bad"), PartMain, nil, nil, `phase "dump" (Bad) of action "backup": target pod not found`},
+		{"unknown function", spec("Nope"), PartMain, nil, nil, `function "Nope" is not available in this runner (known: Bad, Good)`},
+		{"user command with outputs", spec("KubeTask"), PartMain,
 			[]string{"sh", "-c", `echo '###Phase-output###: {"key":"version","value":"1.2"}'; echo done`},
 			outputs.Outputs{"version": "1.2"}, ""},
-		{"user command fails", spec("KubeTask"), []string{"sh", "-c", "exit 7"}, outputs.Outputs{}, "exited with code 7"},
-		{"user command missing", spec("KubeTask"), []string{"/no/such/binary"}, nil, "start /no/such/binary"},
+		{"user command fails", spec("KubeTask"), PartMain, []string{"sh", "-c", "exit 7"}, outputs.Outputs{}, "exited with code 7"},
+		{"user command missing", spec("KubeTask"), PartMain, []string{"/no/such/binary"}, nil, "start /no/such/binary"},
 		{"KubeTask reads its command from the phase", phase.Spec{Function: "KubeTask",
 			Args: map[string]any{"command": []any{"sh", "-c", `echo '###Phase-output###: {"key":"k","value":"from-args"}'`}}},
-			nil, outputs.Outputs{"k": "from-args"}, ""},
+			PartMain, nil, outputs.Outputs{"k": "from-args"}, ""},
 		{"KubeTask without a command", phase.Spec{Function: "KubeTask", Args: map[string]any{"command": "echo"}},
-			nil, nil, `argument "command": must be a non-empty list of strings`},
+			PartMain, nil, nil, `argument "command": must be a non-empty list of strings`},
+		{"MultiContainerRun's output container", multiContainer(), PartMain, nil, outputs.Outputs{"from": "output"}, ""},
+		{"MultiContainerRun's background container", multiContainer(), PartBackground, nil, outputs.Outputs{}, ""},
+		{"MultiContainerRun without an init command", multiContainer(), PartInit, nil, nil, `argument "initCommand": must be a non-empty list`},
+		{"a part of a function without one", spec("Good"), PartBackground, nil, nil, "Good has no background container"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout bytes.Buffer
-			res := Run(context.Background(), tt.spec, registry, tt.command, "", &stdout, io.Discard)
+			res := Run(context.Background(), tt.spec, registry, tt.part, tt.command, "", &stdout, io.Discard)
 			if tt.wantErr != "" {
 				assert.ErrorContains(t, res.Err, tt.wantErr)
 			} else {

@@ -8,6 +8,9 @@
 //	baton-runner location push|pull|delete      the Profile's object store
 //	kando location push|pull|delete             the same, Kanister's spelling
 //	baton-runner doctor                         check API server and DNS access
+//	baton-runner tar create|extract DIR         stream a tree as tar (data pods)
+//	baton-runner idle                           wait for SIGTERM (data pods)
+//	baton-runner with-tools -- CMD...           run CMD with kando on PATH
 package main
 
 import (
@@ -75,6 +78,9 @@ func newRootCommand() *cobra.Command {
 		},
 		newRunCommand(),
 		newLocationCommand(),
+	)
+	root.AddCommand(newDataCommands()...)
+	root.AddCommand(
 		&cobra.Command{
 			Use:   "install DIR",
 			Short: "Copy the runner (and a kando link to it) into DIR, for phases in other images",
@@ -99,9 +105,9 @@ func newRootCommand() *cobra.Command {
 }
 
 func newRunCommand() *cobra.Command {
-	var phaseDir, terminationLog string
+	var phaseDir, terminationLog, part string
 	cmd := &cobra.Command{
-		Use:   "run --phase-dir DIR [-- COMMAND...]",
+		Use:   "run --phase-dir DIR [--part background|init] [-- COMMAND...]",
 		Short: "Run the phase described in DIR and report its outputs",
 		RunE: func(cmd *cobra.Command, command []string) error {
 			spec, err := phase.Load(phaseDir)
@@ -115,12 +121,13 @@ func newRunCommand() *cobra.Command {
 				if self, err := os.Executable(); err == nil {
 					toolsDir = filepath.Dir(self)
 				}
-				res = runner.Run(cmd.Context(), spec, functions, command, toolsDir, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				res = runner.Run(cmd.Context(), spec, functions, runner.Part(part), command, toolsDir, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			return runner.Finish(res, terminationLog, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&phaseDir, "phase-dir", "/var/run/baton/phase", "directory holding the rendered phase")
 	cmd.Flags().StringVar(&terminationLog, "termination-log", "/dev/termination-log", "where the outputs report is written")
+	cmd.Flags().StringVar(&part, "part", "", "which container of a multi-container phase this is (background, init); empty for the main one")
 	return cmd
 }

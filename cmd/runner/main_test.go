@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	builtin "github.com/batonhq/baton/runner/functions"
 	"github.com/batonhq/baton/runner/outputs"
 	"github.com/batonhq/baton/runner/phase"
 )
@@ -62,7 +65,8 @@ func TestRunFunctionOutsideAClusterFailsClearly(t *testing.T) {
 
 func TestRunUnknownFunctionListsTheRegistry(t *testing.T) {
 	notInCluster(t)
-	dir := writePhase(t, phase.Spec{Phase: "p", Action: "a", Function: "BackupData"})
+	dir := writePhase(t, phase.Spec{Phase: "p", Action: "a", Function: "NoSuchFunction"})
 	_, err := runRunner(t, "run", "--phase-dir", dir, "--termination-log", filepath.Join(t.TempDir(), "t"))
-	require.EqualError(t, err, `phase "p" (BackupData) of action "a": function "BackupData" is not available in this runner (known: KubeExec, KubeExecAll, KubeOps, ScaleWorkload, Wait, WaitV2)`)
+	known := slices.Sorted(slices.Values(builtin.Names()))
+	require.EqualError(t, err, `phase "p" (NoSuchFunction) of action "a": function "NoSuchFunction" is not available in this runner (known: `+strings.Join(known, ", ")+`)`)
 }

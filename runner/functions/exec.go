@@ -27,6 +27,14 @@ type Executor interface {
 	Exec(ctx context.Context, namespace, pod, container string, command []string, stdout, stderr io.Writer) error
 }
 
+// StreamExecutor is an Executor that can also feed a command's stdin, for
+// the data functions that stream a tar archive into a pod.
+type StreamExecutor interface {
+	Executor
+	// ExecStream is Exec with stdin (nil: none) fed to the command.
+	ExecStream(ctx context.Context, namespace, pod, container string, command []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
 // ExitError reports a command that ran in a container and exited non-zero.
 type ExitError struct {
 	Namespace, Pod, Container string
@@ -47,11 +55,17 @@ type APIExecutor struct {
 
 // Exec implements Executor.
 func (e *APIExecutor) Exec(ctx context.Context, namespace, pod, container string, command []string, stdout, stderr io.Writer) error {
+	return e.ExecStream(ctx, namespace, pod, container, command, nil, stdout, stderr)
+}
+
+// ExecStream implements StreamExecutor.
+func (e *APIExecutor) ExecStream(ctx context.Context, namespace, pod, container string, command []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	req := e.Client.CoreV1().RESTClient().Post().
 		Resource("pods").Namespace(namespace).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: container,
 			Command:   command,
+			Stdin:     stdin != nil,
 			Stdout:    true,
 			Stderr:    true,
 		}, scheme.ParameterCodec)
@@ -69,7 +83,7 @@ func (e *APIExecutor) Exec(ctx context.Context, namespace, pod, container string
 	if err != nil {
 		return fmt.Errorf("exec in pod %s/%s: %w", namespace, pod, err)
 	}
-	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
+	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 	var exit utilexec.ExitError
 	if errors.As(err, &exit) && exit.Exited() {
 		return &ExitError{Namespace: namespace, Pod: pod, Container: container, Code: exit.ExitStatus()}

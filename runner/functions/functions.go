@@ -54,7 +54,10 @@ const defaultPollInterval = 2 * time.Second
 // Names lists the functions New registers.
 func Names() []string {
 	return []string{KubeExecName, KubeExecAllName, ScaleWorkloadName, WaitName, WaitV2Name, KubeOpsName,
-		CreateCSISnapshotName, CreateCSISnapshotStaticName, RestoreCSISnapshotName, DeleteCSISnapshotName}
+		CreateCSISnapshotName, CreateCSISnapshotStaticName, RestoreCSISnapshotName, DeleteCSISnapshotName,
+		BackupDataName, BackupDataAllName, RestoreDataName, RestoreDataAllName, CopyVolumeDataName,
+		DeleteDataName, DeleteDataAllName, BackupDataStatsName, CheckRepositoryName, LocationDeleteName, PrepareDataName,
+	}
 }
 
 // New builds the clients the functions share, once, and returns the
@@ -70,6 +73,7 @@ func New(cfg *rest.Config) (runner.Registry, error) {
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(kube.Discovery()))
 	exec := &APIExecutor{Config: cfg, Client: kube}
+	data := dataFunctions(newDataEnv(kube, exec))
 	return runner.Registry{
 		KubeExecName:      &KubeExec{Client: kube, Executor: exec},
 		KubeExecAllName:   &KubeExecAll{Client: kube, Executor: exec},
@@ -82,6 +86,18 @@ func New(cfg *rest.Config) (runner.Registry, error) {
 		CreateCSISnapshotStaticName: &CreateCSISnapshotStatic{Client: dyn},
 		RestoreCSISnapshotName:      &RestoreCSISnapshot{Client: dyn},
 		DeleteCSISnapshotName:       &DeleteCSISnapshot{Client: dyn},
+
+		BackupDataName:      data[BackupDataName],
+		BackupDataAllName:   data[BackupDataAllName],
+		RestoreDataName:     data[RestoreDataName],
+		RestoreDataAllName:  data[RestoreDataAllName],
+		CopyVolumeDataName:  data[CopyVolumeDataName],
+		DeleteDataName:      data[DeleteDataName],
+		DeleteDataAllName:   data[DeleteDataAllName],
+		BackupDataStatsName: data[BackupDataStatsName],
+		CheckRepositoryName: data[CheckRepositoryName],
+		LocationDeleteName:  data[LocationDeleteName],
+		PrepareDataName:     data[PrepareDataName],
 	}, nil
 }
 
