@@ -111,3 +111,9 @@ func TestInstallAndKandoOutput(t *testing.T) {
 	assert.Equal(t, "baton-runner", target)
 	require.NoError(t, Install(dir), "installing twice is fine")
 }
+
+func TestResourceUsage(t *testing.T) {
+	assert.Regexp(t, `^baton-runner resources: runner peak RSS \d+\.\d MiB, cpu \S+; children peak RSS \d+\.\d MiB, cpu \S+$`, ResourceUsage())
+	assert.True(t, RunsUserCommand(KubeTask))
+	assert.False(t, RunsUserCommand("BackupData"))
+}

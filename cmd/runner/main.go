@@ -122,6 +122,12 @@ func newRunCommand() *cobra.Command {
 					toolsDir = filepath.Dir(self)
 				}
 				res = runner.Run(cmd.Context(), spec, functions, runner.Part(part), command, toolsDir, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				if len(command) == 0 && !runner.RunsUserCommand(spec.Function) {
+					// Peak memory of the runner and of what it ran (restic),
+					// for sizing the phase's resources; see
+					// docs/performance.md.
+					fmt.Fprintln(cmd.ErrOrStderr(), runner.ResourceUsage())
+				}
 			}
 			return runner.Finish(res, terminationLog, cmd.OutOrStdout())
 		},
