@@ -119,6 +119,15 @@ bench: ## Phase-overhead benchmark on $$KUBECONFIG's cluster with Baton deployed
 	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
 		go test -tags e2e -run '^$$' -bench PhaseOverhead -benchtime $(or $(BENCH_COUNT),3)x -timeout 30m ./e2e
 
+# One iteration per run: -benchtime Nx with N > 1 would first run a
+# throw-away iteration of N=1, minutes of 1 GiB transfers. BENCH_COUNT
+# repeats whole runs (-count), each reported on its own line.
+.PHONY: bench-data
+bench-data: $(MINIO) $(RESTIC) ## Data-path benchmark: 1 GiB volume through CopyVolumeData/RestoreData beside plain restic (see docs/performance.md)
+	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" BATON_MINIO=$(MINIO) BATON_RESTIC=$(RESTIC) \
+	BATON_RUNNER_IMAGE=baton.local/runner:$(IMAGE_TAG) BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
+		go test -tags e2e -run '^$$' -bench '^BenchmarkVolumeBackupRestore$$' -benchtime 1x -count $(or $(BENCH_COUNT),1) -timeout 60m -v ./e2e
+
 .PHONY: deploy undeploy
 deploy: ## Install Baton (CRDs, RBAC, controller) into $$KUBECONFIG's cluster (default: the local one); images must be there
 	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl apply --server-side --force-conflicts -k config/default

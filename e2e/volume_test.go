@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 
@@ -137,4 +138,146 @@ func TestMissingEncryptionKeyFailsBeforeAnyJob(t *testing.T) {
 	require.Equal(t, batonv1.StateFailed, got.Status.State)
 	assert.Contains(t, got.Status.Error.Message, `argument "encryptionKey" rendered empty`)
 	assert.Empty(t, e.phaseJobs(t, got.Name), "no phase ran")
+}
+
+// treeChecksum lists every file of the volume with its content hash, mode
+// and link target: equal listings mean an equal tree.
+const treeChecksum = `cd /data && find . -type f -exec md5sum {} + | sort && find . -exec stat -c '%a %s %n' {} + | sort && (readlink link || echo no link)`
+
+// checksumVolume runs treeChecksum over claim in a Job and returns its output.
+func (c *cluster) checksumVolume(t *testing.T, ns, claim string) string {
+	t.Helper()
+	job := newJob(ns, "sum-"+rand.String(4), e2eToolsImage, "sh", "-c", treeChecksum).volume(claim, "/data").obj()
+	require.Equal(t, "Complete", string(c.run(t, job)))
+	return c.logs(t, ns, job.Name)
+}
+
+// copyBlueprint backs a claim up with CopyVolumeData (nothing mounts it: the
+// app is scaled down) and restores it with RestoreData into the same claim.
+func copyBlueprint(name string) *batonv1.Blueprint {
+	key := "{{ .Secrets.backupKey.Data.key | toString }}"
+	return &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Actions: map[string]batonv1.BlueprintAction{
+			"copy": {
+				SecretNames: []string{"backupKey"},
+				Phases: []batonv1.BlueprintPhase{{Name: "copy", Func: "CopyVolumeData", Args: batonv1.JSONMap{
+					"namespace": "{{ .PVC.Namespace }}", "volume": "{{ .PVC.Name }}",
+					"dataArtifactPrefix": "{{ .Profile.Location.Bucket }}/copies/{{ .PVC.Namespace }}/{{ .PVC.Name }}", "encryptionKey": key,
+				}}},
+				OutputArtifacts: map[string]batonv1.Artifact{"copy": {KeyValue: map[string]string{
+					"id": "{{ .Phases.copy.Output.backupID }}", "root": "{{ .Phases.copy.Output.backupRoot }}",
+					"location": "{{ .Phases.copy.Output.backupArtifactLocation }}",
+				}}},
+			},
+			"restore": {
+				SecretNames:        []string{"backupKey"},
+				InputArtifactNames: []string{"copy"},
+				Phases: []batonv1.BlueprintPhase{{Name: "restore", Func: "RestoreData", Args: batonv1.JSONMap{
+					"namespace": "{{ .PVC.Namespace }}", "image": runnerImage,
+					"backupArtifactPrefix": "{{ .ArtifactsIn.copy.KeyValue.location }}", "backupIdentifier": "{{ .ArtifactsIn.copy.KeyValue.id }}",
+					"volumes": map[string]any{"{{ .PVC.Name }}": "{{ .ArtifactsIn.copy.KeyValue.root }}"}, "restorePath": "/", "encryptionKey": key,
+				}}},
+			},
+		},
+	}
+}
+
+// A volume no pod mounts (a scaled-down app) is copied with CopyVolumeData
+// through a data pod, wiped, and restored with RestoreData: files, modes
+// and links come back equal.
+func TestCopyVolumeDataOfAScaledDownApp(t *testing.T) {
+	t.Parallel()
+	e := connectEngine(t)
+	ns := e.namespace(t)
+	s3 := e.s3ForPods(t)
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: ns},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")}}},
+	}
+	_, err := e.client.CoreV1().PersistentVolumeClaims(ns).Create(context.Background(), claim, metav1.CreateOptions{})
+	require.NoError(t, err)
+	fill := newJob(ns, "fill", e2eToolsImage, "sh", "-c",
+		`mkdir -p /data/dir/deep && echo hello > /data/dir/a && chmod 640 /data/dir/a && ln -s dir/a /data/link && head -c 3000000 /dev/urandom > /data/dir/deep/blob && touch /data/empty`).
+		volume("data", "/data").obj()
+	require.Equal(t, "Complete", string(e.run(t, fill)))
+	want := e.checksumVolume(t, ns, "data")
+
+	bp, profile := copyBlueprint(uniqueName("copy")), uniqueName("store")
+	e.create(t, bp)
+	e.profileFor(t, s3, profile, "", "")
+	secrets := map[string]batonv1.ObjectReference{"backupKey": e.encryptionKeySecret(t, rand.String(32))}
+	pvc := batonv1.ObjectReference{Kind: "PersistentVolumeClaim", Name: "data", Namespace: ns}
+
+	copied := e.runActionWith(t, bp.Name, "copy", profile, pvc, nil, secrets)
+	requireComplete(t, copied)
+	t.Logf("CopyVolumeData outputs: %v", copied.Status.Actions[0].Phases[0].Output)
+
+	wipe := newJob(ns, "wipe", e2eToolsImage, "sh", "-c", "rm -rf /data/*").volume("data", "/data").obj()
+	require.Equal(t, "Complete", string(e.run(t, wipe)))
+	require.NotEqual(t, want, e.checksumVolume(t, ns, "data"))
+
+	restored := e.runActionWith(t, bp.Name, "restore", profile, pvc, copied.Status.Actions[0].Artifacts, secrets)
+	requireComplete(t, restored)
+	assert.Equal(t, want, e.checksumVolume(t, ns, "data"), "the tree is back: contents, modes, sizes, links")
+}
+
+// The object store goes away in the middle of a backup: the ActionSet fails
+// with a message saying so, in bounded time, and once the store is back the
+// next backup succeeds.
+func TestObjectStoreDownMidBackupFailsAndTheNextBackupSucceeds(t *testing.T) {
+	t.Parallel()
+	e := connectEngine(t)
+	ns := e.namespace(t)
+	s3 := e.s3ForPods(t)
+	// An app whose tar takes a while after writing its archive: the store
+	// is stopped while the backup waits for the end of the stream, so
+	// restic meets a dead store when it uploads.
+	app := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: e2eToolsImage, ImagePullPolicy: corev1.PullIfNotPresent,
+			Env: []corev1.EnvVar{{Name: "PATH", Value: "/slow:/bin"}},
+			Command: []string{"sh", "-c", `mkdir -p /slow /data && head -c 4000000 /dev/urandom > /data/blob &&
+printf '#!/bin/sh\n/bin/tar "$@"\nif [ -f /slow/delay ]; then touch /slow/started; sleep 20; fi\n' > /slow/tar && chmod +x /slow/tar && touch /slow/delay && exec sleep 3600`},
+		}}},
+	}
+	_, err := e.client.CoreV1().Pods(ns).Create(context.Background(), app, metav1.CreateOptions{})
+	require.NoError(t, err)
+	e.kubectl(t, "wait", "-n", ns, "--for=condition=Ready", "pod/app", "--timeout=120s")
+
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("backup")},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {SecretNames: []string{"backupKey"}, Phases: []batonv1.BlueprintPhase{{
+			Name: "backup", Func: "BackupData", Args: batonv1.JSONMap{
+				"namespace": ns, "pod": "app", "container": "app", "includePath": "/data",
+				"backupArtifactPrefix": "{{ .Profile.Location.Bucket }}/outage", "encryptionKey": "{{ .Secrets.backupKey.Data.key | toString }}",
+			}}}}},
+	}
+	e.create(t, bp)
+	profile := uniqueName("store")
+	e.profileFor(t, s3, profile, "", "")
+	secrets := map[string]batonv1.ObjectReference{"backupKey": e.encryptionKeySecret(t, rand.String(32))}
+	object := batonv1.ObjectReference{Kind: "Namespace", Name: ns}
+
+	name := uniqueName("outage")
+	e.create(t, &batonv1.ActionSet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: batonv1.ActionSetSpec{Actions: []batonv1.ActionSpec{{
+		Name: "backup", Blueprint: bp.Name, Object: object, Secrets: secrets,
+		Profile: &batonv1.ObjectReference{Name: profile, Namespace: batonNamespace},
+	}}}})
+	// The archive is written and the fake tar is sleeping: take the store
+	// away now.
+	e.kubectl(t, "exec", "-n", ns, "app", "--", "sh", "-c", "until [ -f /slow/started ]; do sleep 0.2; done")
+	s3.Stop()
+	failed := e.waitFinished(t, name)
+	require.Equal(t, batonv1.StateFailed, failed.Status.State)
+	t.Logf("failure: %s", failed.Status.Error.Message)
+	assert.Regexp(t, `(?i)object store|unreachable|retrying|connection refused|stopped answering`, failed.Status.Error.Message)
+
+	s3.Restart(t)
+	e.kubectl(t, "exec", "-n", ns, "app", "--", "rm", "/slow/delay")
+	again := e.runActionWith(t, bp.Name, "backup", profile, object, nil, secrets)
+	requireComplete(t, again)
+	assert.NotEmpty(t, again.Status.Actions[0].Phases[0].Output["backupID"])
 }

@@ -157,8 +157,8 @@ func podMeta(a arguments) (labels, annotations map[string]string, override map[s
 // backupStream stores the tar stream produce writes as a new snapshot
 // tagged tag, with its entries re-rooted under root. A failing producer
 // (the tar in the pod exits non-zero, the exec breaks) means no snapshot.
-func backupStream(ctx context.Context, repo repository, tag, root string, produce func(ctx context.Context, w io.Writer) error, log io.Writer) (restic.Summary, int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
+func backupStream(parent context.Context, repo repository, tag, root string, produce func(ctx context.Context, w io.Writer) error, log io.Writer) (restic.Summary, int64, error) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	rawR, rawW := io.Pipe()
 	outR, outW := io.Pipe()
@@ -184,7 +184,13 @@ func backupStream(ctx context.Context, repo repository, tag, root string, produc
 	outR.CloseWithError(errors.New("backup ended"))
 	cancel()
 	files := <-counted
-	if perr := <-produced; perr != nil {
+	perr := <-produced
+	if err != nil && errors.Is(perr, context.Canceled) && parent.Err() == nil {
+		// restic failed first and the producer was cancelled for it:
+		// restic's error is the cause.
+		return sum, files, err
+	}
+	if perr != nil {
 		// The producer's failure is the cause; restic was stopped by it.
 		return sum, files, perr
 	}

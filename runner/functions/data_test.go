@@ -393,3 +393,28 @@ func tarNames(t *testing.T, b []byte) []string {
 		names = append(names, h.Name)
 	}
 }
+
+// deadStoreRepo's backups fail without reading their input, as restic does
+// when the store is gone before the data arrives.
+type deadStoreRepo struct{ *fakeRepo }
+
+func (deadStoreRepo) Backup(context.Context, io.Reader, string, []string, io.Writer) (restic.Summary, error) {
+	return restic.Summary{}, errors.New("the object store stopped answering")
+}
+
+// When restic fails first (the store is gone), the producer is cancelled
+// for it: the phase reports restic's error, not the cancellation.
+func TestBackupStreamReportsResticsFailureOverTheCancelledProducer(t *testing.T) {
+	repo := deadStoreRepo{&fakeRepo{snapshots: map[string][]byte{}}}
+	produce := func(ctx context.Context, w io.Writer) error {
+		<-ctx.Done()
+		return fmt.Errorf("exec: %w", ctx.Err())
+	}
+	_, _, err := backupStream(context.Background(), repo, "tag", "/data", produce, io.Discard)
+	assert.ErrorContains(t, err, "the object store stopped answering")
+
+	// A producer failing on its own is still the cause.
+	failing := func(context.Context, io.Writer) error { return errors.New("tar exited with code 2") }
+	_, _, err = backupStream(context.Background(), &fakeRepo{snapshots: map[string][]byte{}}, "tag", "/data", failing, io.Discard)
+	assert.ErrorContains(t, err, "tar exited with code 2")
+}

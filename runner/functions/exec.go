@@ -83,7 +83,7 @@ func (e *APIExecutor) ExecStream(ctx context.Context, namespace, pod, container 
 	if err != nil {
 		return fmt.Errorf("exec in pod %s/%s: %w", namespace, pod, err)
 	}
-	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	err = streamUntilDone(ctx, exec, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 	var exit utilexec.ExitError
 	if errors.As(err, &exit) && exit.Exited() {
 		return &ExitError{Namespace: namespace, Pod: pod, Container: container, Code: exit.ExitStatus()}
@@ -92,6 +92,24 @@ func (e *APIExecutor) ExecStream(ctx context.Context, namespace, pod, container 
 		return fmt.Errorf("exec in pod %s/%s, container %q: %w", namespace, pod, container, err)
 	}
 	return nil
+}
+
+// streamUntilDone streams an exec session and returns when it ends or ctx
+// is done, whichever comes first. client-go's executors do not always
+// return on cancellation: once a writer of ours fails (restic, reading a
+// tar stream, was stopped) they stop reading the connection, the server
+// blocks sending the rest and the session never ends. The abandoned stream
+// goroutine ends when the connection does (at the latest when the runner
+// exits).
+func streamUntilDone(ctx context.Context, exec remotecommand.Executor, opts remotecommand.StreamOptions) error {
+	done := make(chan error, 1)
+	go func() { done <- exec.StreamWithContext(ctx, opts) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // execCollect runs command through ex, passing its stdout through to stdout

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,36 @@ while :; do echo "Save(<data/ab>) returned error, retrying after 1s: connection 
 	require.ErrorIs(t, err, ErrStalled)
 	assert.Less(t, time.Since(start), 10*time.Second)
 	assert.True(t, strings.HasPrefix(err.Error(), "restic backup: the object store of s3:http://minio:9000/bkt/x stopped answering"), err.Error())
+}
+
+// A restic stopped before it read its input must not leave the backup
+// waiting on a full pipe: the producer gets an error and the call returns.
+func TestStalledResticWithUnreadInputReturns(t *testing.T) {
+	bin := fakeRestic(t, `trap 'exit 130' TERM
+while :; do echo "Load(<config/0>) returned error, retrying after 1s: connection refused" >&2; sleep 0.2; done`)
+	r, err := New(Config{Profile: testProfile(t), ArtifactPrefix: "x", Password: "pw", Binary: bin, StallTimeout: time.Second})
+	require.NoError(t, err)
+	// An endless producer, as a tar stream from a pod is to restic.
+	in, producer := io.Pipe()
+	go func() {
+		chunk := make([]byte, 1<<20)
+		for {
+			if _, err := producer.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.run(context.Background(), call{args: []string{"backup"}, stdin: in})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, ErrStalled)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the backup hung after restic was stopped")
+	}
 }
 
 func TestCancelledContextStopsRestic(t *testing.T) {

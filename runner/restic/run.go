@@ -111,9 +111,15 @@ func (r *Repo) run(ctx context.Context, c call) ([]byte, error) {
 			return nil, err
 		}
 		cmd.Stdin, stdinW = pr, pw
-		defer pr.Close()
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	if f, ok := cmd.Stdin.(*os.File); ok {
+		// restic has its own copy of the read end now. Ours must go, or a
+		// write into a restic that died would block on a full pipe
+		// instead of failing with EPIPE, and the phase would hang.
+		f.Close()
+	}
+	if err != nil {
 		if stdinW != nil {
 			stdinW.Close()
 		}
