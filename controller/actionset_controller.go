@@ -70,6 +70,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups="",resources=pods;configmaps;namespaces;persistentvolumeclaims;serviceaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=delete
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch
@@ -134,6 +135,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.writeStatus(ctx, &as, before); err != nil {
 		return ctrl.Result{}, err
 	}
+	if as.Status.State.IsTerminal() && !before.State.IsTerminal() {
+		r.deleteDataPods(ctx, &as)
+	}
 	// Events only once the status they describe is stored.
 	for _, e := range events {
 		r.Recorder.Event(&as, e.kind, e.reason, e.message)
@@ -142,6 +146,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 type event struct{ kind, reason, message string }
+
+// deleteDataPods removes the data pods phases of as started in other
+// namespaces and left behind (a phase pod stopped mid-function cannot
+// clean up after itself). Best effort: they also carry a deadline.
+func (r *Reconciler) deleteDataPods(ctx context.Context, as *batonv1.ActionSet) {
+	var pods corev1.PodList
+	err := r.APIReader.List(ctx, &pods, client.MatchingLabels{
+		dispatcher.LabelActionSetUID: string(as.UID), dispatcher.LabelComponent: dispatcher.ComponentDataPod,
+	})
+	if err != nil {
+		log.FromContext(ctx).Error(err, "list data pods left behind")
+		return
+	}
+	for i := range pods.Items {
+		if err := r.Delete(ctx, &pods.Items[i]); client.IgnoreNotFound(err) != nil {
+			log.FromContext(ctx).Error(err, "delete data pod", "pod", client.ObjectKeyFromObject(&pods.Items[i]))
+		}
+	}
+}
 
 func (r *Reconciler) writeStatus(ctx context.Context, as *batonv1.ActionSet, before *batonv1.ActionSetStatus) error {
 	summarise(as)

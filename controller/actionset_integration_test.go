@@ -18,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -608,4 +609,37 @@ func TestIntegrationWorkloadIsSeenAsItWasWhenTheActionStarted(t *testing.T) {
 	snapshot := e.actionSet(t, "restore").Status.Actions[0].Workload
 	require.NotNil(t, snapshot)
 	assert.Equal(t, []string{"db-0"}, snapshot.Pods)
+}
+
+// Data pods a phase started in the application's namespace are removed when
+// the ActionSet ends, even if the phase could not remove them itself.
+func TestIntegrationDataPodsLeftBehindAreDeletedAtTheEnd(t *testing.T) {
+	e := start(t)
+	bp := &batonv1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: "one"},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {Phases: []batonv1.BlueprintPhase{
+			{Name: "only", Func: "KubeTask", Args: batonv1.JSONMap{"image": "busybox", "command": []any{"true"}}}}}}}
+	e.create(t, deployment("db"), bp, actionSetFor("cleanup", "one", "backup", "db", e.ns))
+	job := e.waitJob(t, "cleanup", "only")
+	as := e.actionSet(t, "cleanup")
+
+	other := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "app-"}}
+	require.NoError(t, e.c.Create(context.Background(), other))
+	dataPod := func(name, uid string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: other.Name, Labels: map[string]string{
+				dispatcher.LabelActionSetUID: uid, dispatcher.LabelComponent: dispatcher.ComponentDataPod}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "data", Image: "runner"}}},
+		}
+	}
+	ours, someoneElses := dataPod("ours", string(as.UID)), dataPod("theirs", "another-uid")
+	require.NoError(t, e.c.Create(context.Background(), ours))
+	require.NoError(t, e.c.Create(context.Background(), someoneElses))
+
+	e.finish(t, job, 0, "")
+	e.waitState(t, "cleanup", batonv1.StateComplete)
+	eventually(t, "our data pod to be deleted", func() (bool, error) {
+		err := e.c.Get(context.Background(), client.ObjectKeyFromObject(ours), &corev1.Pod{})
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+	require.NoError(t, e.c.Get(context.Background(), client.ObjectKeyFromObject(someoneElses), &corev1.Pod{}), "other ActionSets' pods stay")
 }

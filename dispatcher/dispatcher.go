@@ -49,6 +49,9 @@ const (
 
 	managedByValue = "baton"
 	componentValue = "phase"
+	// ComponentDataPod is the component label of the pods functions start
+	// in an application's namespace to reach its volumes.
+	ComponentDataPod = "data-pod"
 )
 
 // Paths inside phase pods.
@@ -213,13 +216,13 @@ func Build(p Phase, s Settings) (*batchv1.Job, error) {
 	if err := p.validate(s); err != nil {
 		return nil, fmt.Errorf("phase %q of action %q: %w", p.Name, p.Action, err)
 	}
-	podSpec, err := applyPodOverride(p.podSpec(s), p.PodOverride)
+	podSpec, err := ApplyPodOverride(p.podSpec(s), p.PodOverride)
 	if err != nil {
 		return nil, fmt.Errorf("phase %q of action %q: the ActionSet's podOverride: %w", p.Name, p.Action, err)
 	}
 	// The phase's own podOverride argument wins over the ActionSet's, as in
 	// Kanister.
-	if podSpec, err = applyPodOverride(podSpec, p.PhasePodOverride); err != nil {
+	if podSpec, err = ApplyPodOverride(podSpec, p.PhasePodOverride); err != nil {
 		return nil, fmt.Errorf("phase %q of action %q: argument podOverride: %w", p.Name, p.Action, err)
 	}
 
@@ -332,10 +335,11 @@ func (p Phase) podSpec(s Settings) corev1.PodSpec {
 	return spec
 }
 
-// applyPodOverride merges override into spec the way `kubectl patch
+// ApplyPodOverride merges override into spec the way `kubectl patch
 // --type=strategic` would: containers matched by name, lists of volumes by
-// name, scalars replaced.
-func applyPodOverride(spec corev1.PodSpec, override map[string]any) (corev1.PodSpec, error) {
+// name, scalars replaced. Functions that start pods of their own apply
+// podOverride with it too.
+func ApplyPodOverride(spec corev1.PodSpec, override map[string]any) (corev1.PodSpec, error) {
 	if len(override) == 0 {
 		return spec, nil
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,11 +77,11 @@ func BenchmarkVolumeBackupRestore(b *testing.B) {
 		restoreRunnerPeak, restoreResticPeak, baselinePeak float64
 	}
 	for i := 0; i < b.N; i++ {
-		ns := benchNamespace(b, e)
-		s3 := testenv.StartS3On(b, hostAddress(b, e))
+		ns := e.namespace(b)
+		s3 := e.s3ForPods(b)
 		profile := uniqueName("bench-store")
-		benchProfile(b, e, s3, profile)
-		key := benchSecret(b, e, rand.String(32))
+		e.profileFor(b, s3, profile, "", "")
+		key := e.encryptionKeySecret(b, rand.String(32))
 
 		src, dst := "bench-src", "bench-dst"
 		benchPVC(b, e, ns, src)
@@ -198,7 +197,7 @@ func (e *engine) runDataPhase(b *testing.B, ctx context.Context, ns, profile str
 			Profile: &batonv1.ObjectReference{Name: profile, Namespace: batonNamespace},
 			Secrets: map[string]batonv1.ObjectReference{"backupKey": key},
 		}}}}
-	benchCreate(b, e, bp)
+	e.create(b, bp)
 
 	jobSel := metav1.ListOptions{LabelSelector: dispatcher.LabelActionSet + "=" + name}
 	podSel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=data-pod"}
@@ -214,7 +213,7 @@ func (e *engine) runDataPhase(b *testing.B, ctx context.Context, ns, profile str
 	defer func() { pods.Stop() }()
 
 	start := time.Now()
-	benchCreate(b, e, as)
+	e.create(b, as)
 	var run phaseRun
 	var done *batchv1.Job
 	status := time.NewTicker(2 * time.Second)
@@ -403,97 +402,6 @@ func fileSHA256(b *testing.B, path string) []byte {
 		b.Fatal(err)
 	}
 	return h.Sum(nil)
-}
-
-// The suite's helpers take *testing.T; these are the few the benchmark
-// needs, for a *testing.B.
-
-func benchNamespace(b *testing.B, e *engine) string {
-	b.Helper()
-	name := "baton-bench-" + rand.String(6)
-	_, err := e.client.CoreV1().Namespaces().Create(context.Background(),
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"baton.dev/e2e": "true"}}},
-		metav1.CreateOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = e.client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
-	})
-	return name
-}
-
-// benchCreate is engine.create: objects in Baton's namespace unless they
-// name one, deleted when the benchmark ends.
-func benchCreate(b *testing.B, e *engine, objs ...client.Object) {
-	b.Helper()
-	for _, o := range objs {
-		if o.GetNamespace() == "" {
-			o.SetNamespace(batonNamespace)
-		}
-		if err := e.c.Create(context.Background(), o); err != nil {
-			b.Fatalf("create %T %s: %v", o, o.GetName(), err)
-		}
-		obj := o
-		b.Cleanup(func() {
-			_ = e.c.Delete(context.Background(), obj, client.PropagationPolicy(metav1.DeletePropagationBackground))
-		})
-	}
-}
-
-// hostAddress is cluster.hostAddressForPods.
-func hostAddress(b *testing.B, e *engine) string {
-	b.Helper()
-	nodes, err := e.client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, node := range nodes.Items {
-		for _, a := range node.Status.Addresses {
-			if a.Type != corev1.NodeInternalIP {
-				continue
-			}
-			nodeIP := net.ParseIP(a.Address)
-			for _, addr := range addrs {
-				if ipNet, ok := addr.(*net.IPNet); ok && ipNet.Contains(nodeIP) && !ipNet.IP.Equal(nodeIP) {
-					return ipNet.IP.String()
-				}
-			}
-		}
-	}
-	b.Skip("no node of this cluster is on a network of this machine: a test S3 server here would be unreachable from pods")
-	return ""
-}
-
-// benchProfile is engine.profileFor.
-func benchProfile(b *testing.B, e *engine, s3 *testenv.S3, name string) {
-	b.Helper()
-	creds := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-creds"},
-		Type:       "secrets.kanister.io/aws",
-		StringData: map[string]string{"aws_access_key_id": s3.AccessKey, "aws_secret_access_key": s3.SecretKey},
-	}
-	prof := &batonv1.Profile{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Location: batonv1.Location{Type: batonv1.LocationTypeS3Compliant, Bucket: s3.Bucket, Endpoint: s3.Endpoint,
-			Region: "us-east-1"},
-		Credential: batonv1.Credential{Type: batonv1.CredentialTypeKeyPair, KeyPair: &batonv1.KeyPair{
-			IDField: "aws_access_key_id", SecretField: "aws_secret_access_key",
-			Secret: batonv1.ObjectReference{Name: name + "-creds", Namespace: batonNamespace}}},
-	}
-	benchCreate(b, e, creds, prof)
-}
-
-// benchSecret is engine.encryptionKeySecret.
-func benchSecret(b *testing.B, e *engine, key string) batonv1.ObjectReference {
-	b.Helper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("bench-key")}, StringData: map[string]string{"key": key}}
-	benchCreate(b, e, s)
-	return batonv1.ObjectReference{Name: s.Name, Namespace: batonNamespace}
 }
 
 // benchPVC is a claim of the default StorageClass. It asks for more than

@@ -55,7 +55,7 @@ func connectEngine(t testing.TB) *engine {
 // uniqueName keeps tests that run side by side apart in Baton's namespace.
 func uniqueName(prefix string) string { return prefix + "-" + rand.String(5) }
 
-func (e *engine) create(t *testing.T, objs ...client.Object) {
+func (e *engine) create(t testing.TB, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
 		if o.GetNamespace() == "" {

@@ -58,7 +58,7 @@ func connect(t testing.TB) *cluster {
 }
 
 // namespace creates a namespace for one test and deletes it afterwards.
-func (c *cluster) namespace(t *testing.T) string {
+func (c *cluster) namespace(t testing.TB) string {
 	t.Helper()
 	name := "baton-e2e-" + rand.String(6)
 	_, err := c.client.CoreV1().Namespaces().Create(context.Background(),
@@ -112,7 +112,7 @@ func (b *jobBuilder) obj() *batchv1.Job { return b.job }
 
 // run creates the Job and waits until it has a terminal condition, which it
 // returns (Complete or Failed).
-func (c *cluster) run(t *testing.T, job *batchv1.Job) batchv1.JobConditionType {
+func (c *cluster) run(t testing.TB, job *batchv1.Job) batchv1.JobConditionType {
 	t.Helper()
 	ctx := context.Background()
 	_, err := c.client.BatchV1().Jobs(job.Namespace).Create(ctx, job, metav1.CreateOptions{})
@@ -136,12 +136,12 @@ func (c *cluster) run(t *testing.T, job *batchv1.Job) batchv1.JobConditionType {
 }
 
 // logs reads a Job's logs the way a user would: kubectl logs -l job-name=NAME.
-func (c *cluster) logs(t *testing.T, namespace, jobName string) string {
+func (c *cluster) logs(t testing.TB, namespace, jobName string) string {
 	t.Helper()
 	return c.kubectl(t, "logs", "-n", namespace, "-l", "job-name="+jobName, "--tail=-1")
 }
 
-func (c *cluster) kubectl(t *testing.T, args ...string) string {
+func (c *cluster) kubectl(t testing.TB, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("kubectl", args...)
 	out, err := cmd.CombinedOutput()
@@ -160,7 +160,7 @@ func (c *cluster) jobPod(t *testing.T, namespace, jobName string) corev1.Pod {
 }
 
 // dumpNamespace prints what a failed test left behind, for the CI log.
-func (c *cluster) dumpNamespace(t *testing.T, namespace string) {
+func (c *cluster) dumpNamespace(t testing.TB, namespace string) {
 	for _, args := range [][]string{
 		{"get", "all,pvc,events", "-n", namespace, "-o", "wide"},
 		{"describe", "pods", "-n", namespace},
@@ -171,7 +171,7 @@ func (c *cluster) dumpNamespace(t *testing.T, namespace string) {
 }
 
 // kubectlStdin runs kubectl with input on stdin and returns its stdout.
-func (c *cluster) kubectlStdin(t *testing.T, input string, args ...string) string {
+func (c *cluster) kubectlStdin(t testing.TB, input string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("kubectl", args...)
 	cmd.Stdin = strings.NewReader(input)

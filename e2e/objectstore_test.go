@@ -18,7 +18,7 @@ import (
 // s3ForPods starts a real S3 server (MinIO, from BATON_MINIO) for one test,
 // listening only on this machine's address on the cluster nodes' network,
 // which pods reach through their node; its credentials are made up per run.
-func (c *cluster) s3ForPods(t *testing.T) *testenv.S3 {
+func (c *cluster) s3ForPods(t testing.TB) *testenv.S3 {
 	t.Helper()
 	return testenv.StartS3On(t, c.hostAddressForPods(t))
 }
@@ -27,7 +27,7 @@ func (c *cluster) s3ForPods(t *testing.T) *testenv.S3 {
 // node of the cluster (a kind node's Docker network). A cluster with no
 // node on a network of this machine cannot reach a server here: the data
 // tests are skipped there, saying so.
-func (c *cluster) hostAddressForPods(t *testing.T) string {
+func (c *cluster) hostAddressForPods(t testing.TB) string {
 	t.Helper()
 	nodes, err := c.client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
@@ -53,7 +53,7 @@ func (c *cluster) hostAddressForPods(t *testing.T) string {
 // profileFor stores a Profile for the server in Baton's namespace, with its
 // credentials in a Secret beside it; secretKey overrides the server's own
 // (to test refused credentials).
-func (e *engine) profileFor(t *testing.T, s3 *testenv.S3, name, prefix, secretKey string) {
+func (e *engine) profileFor(t testing.TB, s3 *testenv.S3, name, prefix, secretKey string) {
 	t.Helper()
 	if secretKey == "" {
 		secretKey = s3.SecretKey

@@ -35,7 +35,7 @@ func (e *engine) volumeBlueprint(t *testing.T, name string) {
 }
 
 // encryptionKeySecret stores a backup encryption key for ActionSets to name.
-func (e *engine) encryptionKeySecret(t *testing.T, key string) batonv1.ObjectReference {
+func (e *engine) encryptionKeySecret(t testing.TB, key string) batonv1.ObjectReference {
 	t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("backup-key")}, StringData: map[string]string{"key": key}}
 	e.create(t, s)
@@ -96,7 +96,8 @@ func TestPostgresVolumeBackupRestoreDelete(t *testing.T) {
 	bp, profile := uniqueName("pg-volume"), uniqueName("store")
 	e.volumeBlueprint(t, bp)
 	e.profileFor(t, s3, profile, "", "")
-	secrets := map[string]batonv1.ObjectReference{"backupKey": e.encryptionKeySecret(t, rand.String(32))}
+	encryptionKey := "key-" + rand.String(28)
+	secrets := map[string]batonv1.ObjectReference{"backupKey": e.encryptionKeySecret(t, encryptionKey)}
 	sts := batonv1.ObjectReference{Kind: "StatefulSet", Name: postgresStatefulSet, Namespace: ns}
 
 	backup := e.runActionWith(t, bp, "backup", profile, sts, nil, secrets)
@@ -119,6 +120,28 @@ func TestPostgresVolumeBackupRestoreDelete(t *testing.T) {
 		backup.Status.Actions[0].Artifacts, secrets)
 	requireComplete(t, del)
 	assert.Equal(t, 0, snapshotsUnder(t, s3, repo), "the snapshot is forgotten")
+
+	e.assertNothingLeaks(t, []string{s3.SecretKey, encryptionKey}, backup.Name, restore.Name, del.Name)
+}
+
+// assertNothingLeaks checks that no secret appears in any Job, Pod or Event
+// of the cluster, in the ActionSets, or in the logs of their phases.
+func (e *engine) assertNothingLeaks(t *testing.T, secrets []string, actionSets ...string) {
+	t.Helper()
+	var seen []string
+	for _, kind := range []string{"jobs", "pods", "events"} {
+		seen = append(seen, kind+": "+e.kubectl(t, "get", kind, "--all-namespaces", "-o", "yaml"))
+	}
+	for _, as := range actionSets {
+		seen = append(seen, "ActionSet "+as+": "+e.kubectl(t, "get", "actionset", as, "-n", batonNamespace, "-o", "yaml"))
+		seen = append(seen, "logs of "+as+": "+e.kubectl(t, "logs", "-n", batonNamespace, "-l", "baton.dev/actionset="+as, "--all-containers", "--tail=-1"))
+	}
+	for _, secret := range secrets {
+		for _, text := range seen {
+			name, _, _ := strings.Cut(text, ":")
+			assert.NotContains(t, text, secret, "a secret leaked into %s", name)
+		}
+	}
 }
 
 // An encryption key that renders empty fails the ActionSet before any Job

@@ -296,7 +296,7 @@ func TestBackupDataThenRestoreData(t *testing.T) {
 	assert.Equal(t, "data-db-0", created.Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
 	assert.Equal(t, "/var/lib/app", created.Spec.Containers[0].VolumeMounts[0].MountPath)
 	assert.Equal(t, map[string]string{dispatcher.LabelActionSetUID: "as-uid", dispatcher.LabelPhase: "restore",
-		dispatcher.LabelManagedBy: "baton", dispatcher.LabelComponent: componentDataPod}, created.Labels)
+		dispatcher.LabelManagedBy: "baton", dispatcher.LabelComponent: dispatcher.ComponentDataPod}, created.Labels)
 	require.Len(t, created.OwnerReferences, 1)
 	assert.Equal(t, "phase-pod", created.OwnerReferences[0].Name)
 	_, err = client.CoreV1().Pods("ns").Get(ctx, created.Name, metav1.GetOptions{})

@@ -1,9 +1,7 @@
 package functions
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes"
 	utilptr "k8s.io/utils/ptr"
 
@@ -30,8 +27,6 @@ import (
 // them: restic runs in the phase pod and only tar streams cross.
 const (
 	dataContainer = "data"
-	// componentDataPod is their app.kubernetes.io/component label.
-	componentDataPod = "data-pod"
 	// dataPodLeakGuard bounds a data pod's life should its phase pod vanish
 	// without deleting it (activeDeadlineSeconds).
 	dataPodLeakGuard = 6 * time.Hour
@@ -123,7 +118,7 @@ func (d *dataPods) build(ctx context.Context, spec dataPodSpec) (*corev1.Pod, er
 	}
 	maps.Copy(labels, spec.Labels)
 	labels[dispatcher.LabelManagedBy] = "baton"
-	labels[dispatcher.LabelComponent] = componentDataPod
+	labels[dispatcher.LabelComponent] = dispatcher.ComponentDataPod
 
 	podSpec := corev1.PodSpec{
 		RestartPolicy:         corev1.RestartPolicyNever,
@@ -155,7 +150,7 @@ func (d *dataPods) build(ctx context.Context, spec dataPodSpec) (*corev1.Pod, er
 		main.VolumeMounts = append(main.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: v.MountPath, ReadOnly: v.ReadOnly})
 	}
 	podSpec.Containers = []corev1.Container{main}
-	if podSpec, err = overridePodSpec(podSpec, spec.Override); err != nil {
+	if podSpec, err = dispatcher.ApplyPodOverride(podSpec, spec.Override); err != nil {
 		return nil, fmt.Errorf("%s: argument \"podOverride\": %w", spec.Function, err)
 	}
 	return &corev1.Pod{
@@ -193,33 +188,6 @@ func (d *dataPods) phaseIdentity(ctx context.Context, namespace string) (map[str
 		return labels, nil, nil
 	}
 	return labels, []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: self.Name, UID: self.UID}}, nil
-}
-
-// overridePodSpec applies podOverride like the dispatcher does for phase
-// pods: a strategic merge, strictly decoded.
-func overridePodSpec(spec corev1.PodSpec, override map[string]any) (corev1.PodSpec, error) {
-	if len(override) == 0 {
-		return spec, nil
-	}
-	original, err := json.Marshal(spec)
-	if err != nil {
-		return spec, err
-	}
-	patch, err := json.Marshal(override)
-	if err != nil {
-		return spec, err
-	}
-	merged, err := strategicpatch.StrategicMergePatch(original, patch, corev1.PodSpec{})
-	if err != nil {
-		return spec, err
-	}
-	var out corev1.PodSpec
-	dec := json.NewDecoder(bytes.NewReader(merged))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&out); err != nil {
-		return spec, fmt.Errorf("result is not a valid pod spec: %w", err)
-	}
-	return out, nil
 }
 
 // waitRunning waits for the pod's containers to run. Image errors fail at
