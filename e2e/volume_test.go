@@ -71,8 +71,14 @@ func (pg *postgres) wipeVolume(t *testing.T) {
 // (under the bucket), straight from the bucket.
 func snapshotsUnder(t *testing.T, s3 *testenv.S3, prefix string) int {
 	t.Helper()
+	return objectsUnder(t, s3, prefix+"/snapshots/")
+}
+
+// objectsUnder counts the objects whose key starts with prefix.
+func objectsUnder(t *testing.T, s3 *testenv.S3, prefix string) int {
+	t.Helper()
 	n := 0
-	for obj := range s3.Client(t).ListObjects(context.Background(), s3.Bucket, minio.ListObjectsOptions{Prefix: prefix + "/snapshots/", Recursive: true}) {
+	for obj := range s3.Client(t).ListObjects(context.Background(), s3.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		require.NoError(t, obj.Err)
 		n++
 	}
@@ -107,6 +113,7 @@ func TestPostgresVolumeBackupRestoreDelete(t *testing.T) {
 	assert.Equal(t, "data-"+postgresPod, art["pvc"], "the claim, from .StatefulSet.PersistentVolumeClaims")
 	repo := strings.TrimPrefix(art["backupArtifactPrefix"], s3.Bucket+"/")
 	assert.Equal(t, 1, snapshotsUnder(t, s3, repo))
+	assert.Positive(t, objectsUnder(t, s3, repo+"/data/"), "the volume's data is in the bucket")
 	out := backup.Status.Actions[0].Phases[0].Output
 	t.Logf("BackupData outputs: %v", out)
 
@@ -120,6 +127,7 @@ func TestPostgresVolumeBackupRestoreDelete(t *testing.T) {
 		backup.Status.Actions[0].Artifacts, secrets)
 	requireComplete(t, del)
 	assert.Equal(t, 0, snapshotsUnder(t, s3, repo), "the snapshot is forgotten")
+	assert.Zero(t, objectsUnder(t, s3, repo+"/data/"), "and its data pruned from the bucket")
 
 	e.assertNothingLeaks(t, []string{s3.SecretKey, encryptionKey}, backup.Name, restore.Name, del.Name)
 }

@@ -197,14 +197,21 @@ actions:
 apiVersion: baton.dev/v1alpha1
 kind: Profile
 metadata: {generateName: invalid-, namespace: baton-samples}
-location: {type: s3, bucket: b}
+location: {type: s3, bucket: bkt}
 credential: {type: secret, secret: {name: s, namespace: baton-samples}}
+`},
+		{"an s3Compliant location without a bucket", `
+apiVersion: baton.dev/v1alpha1
+kind: Profile
+metadata: {generateName: invalid-, namespace: baton-samples}
+location: {type: s3Compliant, endpoint: "http://minio:9000"}
+credential: {type: keyPair, keyPair: {idField: id, secretField: key, secret: {name: s, namespace: baton-samples}}}
 `},
 		{"a keyPair credential without keyPair", `
 apiVersion: baton.dev/v1alpha1
 kind: Profile
 metadata: {generateName: invalid-, namespace: baton-samples}
-location: {type: s3Compliant, bucket: b, region: us-east-1}
+location: {type: s3Compliant, bucket: bkt, region: us-east-1}
 credential: {type: keyPair, secret: {name: s, namespace: baton-samples}}
 `},
 		{"a credential without a type", `

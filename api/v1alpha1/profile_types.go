@@ -45,6 +45,8 @@ const (
 )
 
 // Location is an object-store bucket and the path prefix within it.
+//
+// +kubebuilder:validation:XValidation:rule="self.type != 's3Compliant' || (has(self.bucket) && size(self.bucket) >= 3)",message="an s3Compliant location needs a bucket (S3 bucket names have at least 3 characters)"
 type Location struct {
 	// Type of object store.
 	Type LocationType `json:"type"`

@@ -12,6 +12,8 @@ declare -A PACKAGES=(
   [curl]=curl
   [git]=git
   [make]=make
+  # the demo finds its address on the cluster's network with `ip route get`
+  [ip]=iproute2
 )
 
 missing=()

@@ -260,8 +260,13 @@ func (e *dataEnv) locationDelete(ctx context.Context, spec phase.Spec, _, stderr
 	if err != nil {
 		return nil, err
 	}
+	// Kanister passes s3://bucket/path or bucket/path; a path that merely
+	// starts with the bucket's letters ("b" and "backups/x") keeps them.
 	key := strings.TrimPrefix(artifact, "s3://")
-	key = strings.TrimPrefix(strings.TrimPrefix(key, p.Location.Bucket), "/")
+	if key == p.Location.Bucket || strings.HasPrefix(key, p.Location.Bucket+"/") {
+		key = strings.TrimPrefix(key, p.Location.Bucket)
+	}
+	key = strings.TrimPrefix(key, "/")
 	if strings.Trim(key, "/") == "" {
 		return nil, fmt.Errorf("%s: argument %q names the whole bucket; refusing to delete it", LocationDeleteName, "artifact")
 	}
