@@ -25,6 +25,10 @@ MINIO := $(BATON_CACHE)/bin/minio-$(MINIO_VERSION)
 # runner image is scratch-like), used by the integration tests and copied
 # into the runner image.
 RESTIC := $(BATON_CACHE)/bin/restic-$(RESTIC_VERSION)
+# helm renders charts/baton for the parity check (make verify-chart) and
+# installs it (make deploy-helm).
+HELM := $(BATON_CACHE)/bin/helm-$(HELM_VERSION)
+CHART_DIR := charts/baton
 IMAGE_TAG ?= dev
 export IMAGE_TAG
 
@@ -39,19 +43,28 @@ help: ## List the targets
 build: ## Compile every binary into _output/bin
 	go build -o _output/bin/ ./cmd/... ./images/imgtool
 
-.PHONY: generate manifests verify-generated
+.PHONY: generate manifests chart-crds verify-generated
 generate: $(CONTROLLER_GEN) ## Regenerate DeepCopy methods (api/**/zz_generated.deepcopy.go)
 	$(CONTROLLER_GEN) object paths=./api/...
-manifests: $(CONTROLLER_GEN) ## Regenerate the CRDs (config/crd/bases) and the controller's ClusterRole (config/rbac/role.yaml)
+manifests: $(CONTROLLER_GEN) ## Regenerate the CRDs (config/crd/bases) and the controller's ClusterRole (config/rbac/role.yaml), and their chart copies
 	rm -f $(CRD_DIR)/*.yaml
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$(CRD_DIR)
 	$(CONTROLLER_GEN) rbac:roleName=baton-controller paths=./controller/... output:rbac:artifacts:config=config/rbac
+	@$(MAKE) --no-print-directory chart-crds
+# The chart's CRDs and ClusterRoles are verbatim copies of config/: never
+# edit them in charts/, edit the source and run `make manifests`.
+chart-crds: ## Copy the CRDs and both ClusterRoles from config/ into charts/baton (part of `make manifests`)
+	rm -f $(CHART_DIR)/crds/*.yaml
+	cp $(CRD_DIR)/*.yaml $(CHART_DIR)/crds/
+	cp config/rbac/role.yaml $(CHART_DIR)/templates/clusterrole-controller.yaml
+	cp config/rbac/runner_role.yaml $(CHART_DIR)/templates/clusterrole-runner.yaml
 # Snapshots the generated files, regenerates them in place and compares: any
 # difference (changed, added or removed file) fails, leaving the fresh output
 # in the tree to review and commit.
 verify-generated: $(CONTROLLER_GEN) ## Fail if `make generate manifests` would change any generated file
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	snapshot() { mkdir -p "$$1"; { find api -name 'zz_generated.*.go'; find $(CRD_DIR) -name '*.yaml'; echo config/rbac/role.yaml; } | sort | xargs -r cp --parents -t "$$1"; }; \
+	snapshot() { mkdir -p "$$1"; { find api -name 'zz_generated.*.go'; find $(CRD_DIR) $(CHART_DIR)/crds -name '*.yaml'; \
+		printf '%s\n' $(CHART_DIR)/templates/clusterrole-{controller,runner}.yaml config/rbac/role.yaml; } | sort | xargs -r cp --parents -t "$$1"; }; \
 	snapshot "$$tmp/before"; \
 	$(MAKE) --no-print-directory -s generate manifests >/dev/null; \
 	snapshot "$$tmp/after"; \
@@ -71,6 +84,13 @@ $(RESTIC):
 	CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags "-s -w" github.com/restic/restic/cmd/restic@$(RESTIC_VERSION); \
 	mv "$$tmp/restic" $@
 
+$(HELM):
+	@mkdir -p $(@D)
+	@echo "building helm $(HELM_VERSION) from the Go module proxy (cold: ~3 min)"
+	@tmp=$$(mktemp -d "$(@D)/.helm.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
+	CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); \
+	mv "$$tmp/helm" $@
+
 $(CONTROLLER_GEN):
 	@mkdir -p $(@D)
 	@echo "installing controller-gen $(CONTROLLER_TOOLS_VERSION) from the Go module proxy"
@@ -82,7 +102,7 @@ $(CONTROLLER_GEN):
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
 vet: ## go vet, with every build tag the tests use
-	go vet -tags integration,e2e ./...
+	go vet -tags integration,e2e,chart ./...
 lint: vet verify-generated ## gofmt check + vet + generated files up to date + shell syntax
 	@files=$$(for f in $$(git ls-files --cached --others --exclude-standard '*.go'); do [[ -f "$$f" ]] && echo "$$f"; done); \
 	out=$$(gofmt -l $$files); [[ -z "$$out" ]] || { echo "not gofmt'ed: $$out"; exit 1; }
@@ -91,12 +111,19 @@ lint: vet verify-generated ## gofmt check + vet + generated files up to date + s
 .PHONY: test
 # cluster-up comes before test-integration: it compiles the binaries both
 # need while debootstrap runs beside the compile.
-test: lint test-unit cluster-up test-integration images ## Everything: unit, integration, e2e on the local kind cluster
+test: lint verify-chart test-unit cluster-up test-integration images ## Everything: unit, integration, e2e on the local kind cluster
 	$(MAKE) deploy e2e E2E_KUBECONFIG=$(LOCAL_KUBECONFIG)
 
 .PHONY: test-unit
 test-unit: ## Unit tests (no cluster, no API server)
 	go test $(GO_TEST_FLAGS) -race ./...
+
+# The chart's default render against config/default's, object by object, and
+# non-default values taking effect (hack/chartdiff). kubectl (K8S_BIN) is
+# built by envtest-assets.
+.PHONY: verify-chart
+verify-chart: $(HELM) envtest-assets ## Check charts/baton renders the objects config/default does (helm template vs kubectl kustomize)
+	BATON_HELM=$(HELM) BATON_KUBECTL=$(K8S_BIN)/kubectl go test $(GO_TEST_FLAGS) -tags chart -count=1 ./hack/chartdiff
 
 .PHONY: envtest-assets
 envtest-assets: ## kube-apiserver, etcd and kubectl for envtest (built once, cached)
@@ -131,6 +158,16 @@ bench-data: $(MINIO) $(RESTIC) ## Data-path benchmark: 1 GiB volume through Copy
 .PHONY: deploy undeploy
 deploy: ## Install Baton (CRDs, RBAC, controller) into $$KUBECONFIG's cluster (default: the local one); images must be there
 	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl apply --server-side --force-conflicts -k config/default
+	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl -n baton rollout restart deployment/baton-controller
+	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl -n baton rollout status deployment/baton-controller --timeout=180s
+# The Helm flavour of `make deploy` (same objects; docs/install.md, "Helm").
+# Helm never upgrades CRDs, so they are applied first; --take-ownership
+# adopts what an earlier `make deploy` created.
+.PHONY: deploy-helm
+deploy-helm: $(HELM) ## Install Baton with helm (charts/baton) into $$KUBECONFIG's cluster (default: the local one); images must be there
+	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl apply --server-side --force-conflicts -f $(CHART_DIR)/crds
+	KUBECONFIG=$(E2E_KUBECONFIG) $(HELM) upgrade --install baton $(CHART_DIR) --namespace baton --create-namespace --take-ownership \
+		--set image.tag=$(IMAGE_TAG) --set runner.image.tag=$(IMAGE_TAG)
 	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl -n baton rollout restart deployment/baton-controller
 	KUBECONFIG=$(E2E_KUBECONFIG) $(K8S_BIN)/kubectl -n baton rollout status deployment/baton-controller --timeout=180s
 undeploy: ## Remove Baton from $$KUBECONFIG's cluster

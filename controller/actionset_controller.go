@@ -95,7 +95,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	before := as.Status.DeepCopy()
-	run := &actionSetRun{r: r, ctx: ctx, as: &as, blueprints: map[string]*batonv1.Blueprint{}, referents: map[int]render.Params{}}
+	run := &actionSetRun{r: r, ctx: ctx, as: &as, started: time.Now(), blueprints: map[string]*batonv1.Blueprint{}, referents: map[int]render.Params{}}
 
 	var events []event
 	if len(as.Status.Actions) == 0 {
@@ -137,12 +137,52 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if as.Status.State.IsTerminal() && !before.State.IsTerminal() {
 		r.deleteDataPods(ctx, &as)
+		actionSetDuration.WithLabelValues(string(as.Status.State)).Observe(time.Since(as.CreationTimestamp.Time).Seconds())
 	}
-	// Events only once the status they describe is stored.
+	// Events and metrics only once the status they describe is stored.
+	events = append(run.recordTransitions(before), events...)
 	for _, e := range events {
 		r.Recorder.Event(&as, e.kind, e.reason, e.message)
 	}
 	return ctrl.Result{}, nil
+}
+
+// recordTransitions turns the phases that changed state in this reconcile
+// into Events (PhaseStarted, PhaseCompleted; failures have their own, with
+// the reason) and metrics (phase counts and durations by function).
+func (run *actionSetRun) recordTransitions(before *batonv1.ActionSetStatus) []event {
+	var events []event
+	for _, t := range phaseTransitions(before, &run.as.Status) {
+		where := fmt.Sprintf("action %q phase %q", t.action, t.phase)
+		switch t.to {
+		case batonv1.StateRunning:
+			events = append(events, event{corev1.EventTypeNormal, "PhaseStarted", where + " started"})
+			continue
+		case batonv1.StateComplete:
+			events = append(events, event{corev1.EventTypeNormal, "PhaseCompleted", where + " completed"})
+		case batonv1.StateFailed:
+		default:
+			continue
+		}
+		function, took := "unknown", time.Duration(0)
+		if bpPhase, _, err := run.phaseOf(t.key); err == nil {
+			function = bpPhase.Func
+		}
+		if job, ok := run.jobs[run.jobName(t.key)]; ok {
+			if start := job.Status.StartTime; start != nil {
+				end := time.Now()
+				if job.Status.CompletionTime != nil {
+					end = job.Status.CompletionTime.Time
+				}
+				took = end.Sub(start.Time)
+			}
+		}
+		phasesFinished.WithLabelValues(function, string(t.to)).Inc()
+		if took > 0 {
+			phaseDuration.WithLabelValues(function, string(t.to)).Observe(took.Seconds())
+		}
+	}
+	return events
 }
 
 type event struct{ kind, reason, message string }
@@ -213,6 +253,9 @@ type actionSetRun struct {
 	// starts or renders.
 	referents map[int]render.Params
 	jobs      map[string]*batchv1.Job
+	// started is when this reconcile began: a phase found ready in it has
+	// waited since then for its Job (baton_phase_dispatch_seconds).
+	started time.Time
 	// checkedProfiles memoises Profile checks by namespace/name.
 	checkedProfiles map[string]error
 	// transient is an API error met while stepping; the reconcile is retried.
@@ -569,10 +612,14 @@ func (run *actionSetRun) start(k phaseKey) error {
 		run.transient = err
 		return nil
 	}
-	if err := run.r.Create(run.ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
-		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
-			return fmt.Errorf("create job: %w", err)
-		}
+	err = run.r.Create(run.ctx, job)
+	switch {
+	case err == nil:
+		phaseDispatch.Observe(time.Since(run.started).Seconds())
+	case apierrors.IsAlreadyExists(err):
+	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err):
+		return fmt.Errorf("create job: %w", err)
+	default:
 		run.transient = err
 	}
 	return nil

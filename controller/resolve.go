@@ -183,19 +183,28 @@ func (r resolver) workload(ctx context.Context, obj *unstructured.Unstructured) 
 }
 
 func (r resolver) profile(ctx context.Context, ref batonv1.ObjectReference) (*render.ProfileParams, error) {
+	return ResolveProfile(ctx, r.reader, ref, r.as.Namespace)
+}
+
+// ResolveProfile reads the Profile ref names (in defaultNamespace when ref
+// names none) and its credential Secret, and returns it as templates and
+// phases see it ({{ toJson .Profile }}): the controller's own resolution,
+// exported for tools (batonctl validate profile) that check a Profile the
+// way an ActionSet would use it.
+func ResolveProfile(ctx context.Context, reader client.Reader, ref batonv1.ObjectReference, defaultNamespace string) (*render.ProfileParams, error) {
 	ns := ref.Namespace
 	if ns == "" {
-		ns = r.as.Namespace
+		ns = defaultNamespace
 	}
 	var prof batonv1.Profile
-	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &prof); err != nil {
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &prof); err != nil {
 		return nil, fmt.Errorf("profile %s/%s: %w", ns, ref.Name, err)
 	}
 	out := &render.ProfileParams{Location: prof.Location, SkipSSLVerify: prof.SkipSSLVerify,
 		Credential: render.CredentialParams{Type: prof.Credential.Type}}
 	secretOf := func(ref batonv1.ObjectReference) (*corev1.Secret, error) {
 		var s corev1.Secret
-		if err := r.reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
+		if err := reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
 			return nil, fmt.Errorf("credential secret %s/%s of profile %s: %w", ref.Namespace, ref.Name, prof.Name, err)
 		}
 		return &s, nil

@@ -40,15 +40,27 @@ func String(field, text string, p Params) (string, error) {
 	if !strings.Contains(text, "{{") {
 		return text, nil
 	}
-	t, err := template.New(field).Option("missingkey=error").Funcs(funcs).Parse(text)
+	t, err := Parse(field, text)
 	if err != nil {
-		return "", &Error{Field: field, Err: err}
+		return "", err
 	}
 	var out bytes.Buffer
 	if err := t.Execute(&out, p); err != nil {
 		return "", &Error{Field: field, Err: cleanExecError(err)}
 	}
 	return out.String(), nil
+}
+
+// Parse parses text as String would render it, with the same functions and
+// options, without executing it: a syntax error or an unknown function is an
+// *Error naming field. Tools that check Blueprints (batonctl validate) walk
+// the returned template's parse tree.
+func Parse(field, text string) (*template.Template, error) {
+	t, err := template.New(field).Option("missingkey=error").Funcs(funcs).Parse(text)
+	if err != nil {
+		return nil, &Error{Field: field, Err: err}
+	}
+	return t, nil
 }
 
 // cleanExecError drops text/template's "template: NAME:1:2: executing ..."

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
@@ -95,6 +96,9 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, settings d
 		CheckProfile: controller.CheckProfileBucket,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := metrics.Registry.Register(controller.NewActionSetCounter(mgr.GetClient())); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
