@@ -152,8 +152,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // the reason) and metrics (phase counts and durations by function).
 func (run *actionSetRun) recordTransitions(before *batonv1.ActionSetStatus) []event {
 	var events []event
+	logger := log.FromContext(run.ctx)
 	for _, t := range phaseTransitions(before, &run.as.Status) {
 		where := fmt.Sprintf("action %q phase %q", t.action, t.phase)
+		// The reconciler's logger already names the ActionSet.
+		logger.Info("phase "+string(t.to), "action", t.action, "phase", t.phase, "deferred", t.key.deferred,
+			"job", run.jobName(t.key))
 		switch t.to {
 		case batonv1.StateRunning:
 			events = append(events, event{corev1.EventTypeNormal, "PhaseStarted", where + " started"})
