@@ -40,8 +40,9 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## Compile every binary into _output/bin
+build: ## Compile every binary into _output/bin (batonctl also as the kubectl plugin kubectl-baton)
 	go build -o _output/bin/ ./cmd/... ./images/imgtool
+	ln -sf batonctl _output/bin/kubectl-baton
 
 .PHONY: generate manifests chart-crds verify-generated
 generate: $(CONTROLLER_GEN) ## Regenerate DeepCopy methods (api/**/zz_generated.deepcopy.go)
@@ -136,7 +137,8 @@ test-integration: envtest-assets $(MINIO) $(RESTIC) ## Integration tests against
 
 .PHONY: e2e
 e2e: $(MINIO) ## e2e suite against $$KUBECONFIG (default: the local cluster); images must be in the cluster
-	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" BATON_MINIO=$(MINIO) \
+	go build -o _output/bin/batonctl ./cmd/batonctl
+	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" BATON_MINIO=$(MINIO) BATON_CLI=$(CURDIR)/_output/bin/batonctl \
 	BATON_RUNNER_IMAGE=baton.local/runner:$(IMAGE_TAG) BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
 	BATON_POSTGRES_IMAGE=baton.local/postgres:15 \
 		go test $(GO_TEST_FLAGS) -tags e2e -count=1 -timeout 20m -v ./e2e

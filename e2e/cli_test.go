@@ -1,0 +1,147 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+)
+
+var batonctlBinary = envOr("BATON_CLI", "../_output/bin/batonctl")
+
+// batonctl runs the CLI binary as a user would and returns its stdout,
+// stderr and exit code.
+func batonctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(batonctlBinary, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return out.String(), errOut.String(), exit.ExitCode()
+	}
+	require.NoError(t, err, "run %s", batonctlBinary)
+	return out.String(), errOut.String(), 0
+}
+
+// userNamespace is a namespace of the user's own for ActionSets, set up
+// the way docs/install.md says: the runner ServiceAccount, bound to the
+// baton-runner ClusterRole.
+func (e *engine) userNamespace(t *testing.T) string {
+	t.Helper()
+	ns := e.namespace(t)
+	_, err := e.client.CoreV1().ServiceAccounts(ns).Create(context.Background(),
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "baton-runner"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "baton-runner-" + ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "baton-runner"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "baton-runner", Namespace: ns}},
+	}
+	_, err = e.client.RbacV1().ClusterRoleBindings().Create(context.Background(), binding, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = e.client.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+	})
+	return ns
+}
+
+// From nothing to a backup and a restore chained with --from, with only
+// batonctl and kubectl: validate, create --wait (progress on stderr, exit
+// code = outcome), get, describe, logs, a dry run, a failing ActionSet's
+// exit code, and delete --older-than.
+func TestBatonctlBackupThenRestoreFrom(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(batonctlBinary); err != nil {
+		t.Fatalf("batonctl binary %s: %v (make e2e builds it)", batonctlBinary, err)
+	}
+	e := connectEngine(t)
+	appNS, userNS := e.namespace(t), e.userNamespace(t)
+	s3 := e.s3ForPods(t)
+	pg := e.deployPostgres(t, appNS)
+	want := pg.seed(t)
+
+	// The user's own copies: Blueprint and Profile in their namespace.
+	raw, err := os.ReadFile("../examples/postgres/blueprint.yaml")
+	require.NoError(t, err)
+	blueprint := strings.ReplaceAll(string(raw), "image: baton.local/postgres:15", "image: "+postgresImage)
+	blueprint = strings.Replace(blueprint, "namespace: baton\n", "namespace: "+userNS+"\n", 1)
+	file := t.TempDir() + "/blueprint.yaml"
+	require.NoError(t, os.WriteFile(file, []byte(blueprint), 0o600))
+	out, errOut, code := batonctl(t, "validate", "blueprint", file)
+	require.Equal(t, 0, code, "validate: %s%s", out, errOut)
+	e.kubectl(t, "apply", "-f", file)
+
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3", Namespace: userNS},
+		StringData: map[string]string{"id": s3.AccessKey, "secret": s3.SecretKey}}
+	prof := &batonv1.Profile{
+		ObjectMeta: metav1.ObjectMeta{Name: "store", Namespace: userNS},
+		Location:   batonv1.Location{Type: batonv1.LocationTypeS3Compliant, Bucket: s3.Bucket, Endpoint: s3.Endpoint, Prefix: "cli"},
+		Credential: batonv1.Credential{Type: batonv1.CredentialTypeKeyPair, KeyPair: &batonv1.KeyPair{
+			IDField: "id", SecretField: "secret", Secret: batonv1.ObjectReference{Name: "s3", Namespace: userNS}}},
+	}
+	e.create(t, creds, prof)
+	out, errOut, code = batonctl(t, "validate", "profile", "store", "-n", userNS)
+	require.Equal(t, 0, code, "validate profile: %s%s", out, errOut)
+
+	sts := "--statefulset=" + appNS + "/" + postgresStatefulSet
+	out, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "backup", "--blueprint", "postgres-bp", sts, "--profile", "store", "--dry-run")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "kind: ActionSet")
+	list, _, _ := batonctl(t, "get", "actionsets", "-n", userNS)
+	assert.NotContains(t, list, "backup", "a dry run creates nothing")
+
+	out, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "backup", "--blueprint", "postgres-bp", sts, "--profile", "store", "--wait", "--timeout", "4m")
+	require.Equal(t, 0, code, "backup: %s%s", out, errOut)
+	backup := strings.TrimSpace(out)
+	require.NotEmpty(t, backup)
+	assert.Contains(t, errOut, "pgDump", "progress names the phase")
+
+	pg.sql(t, "DROP TABLE items;")
+	out, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "restore", "--blueprint", "postgres-bp", sts, "--profile", "store", "--from", backup, "--wait", "--timeout", "4m")
+	require.Equal(t, 0, code, "restore: %s%s", out, errOut)
+	restore := strings.TrimSpace(out)
+	assert.Equal(t, want, pg.sql(t, checksumSQL), "restored through --from")
+
+	out, _, code = batonctl(t, "get", "actionset", restore, "-n", userNS, "-o", "json")
+	require.Equal(t, 0, code)
+	var got batonv1.ActionSet
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, batonv1.StateComplete, got.Status.State)
+	artifacts := got.Spec.Actions[0].Artifacts
+	assert.NotEmpty(t, artifacts["cloudObject"].KeyValue["backupLocation"], "--from gave the backup's artifacts")
+
+	out, _, code = batonctl(t, "describe", "actionset", backup, "-n", userNS)
+	require.Equal(t, 0, code)
+	for _, s := range []string{"pgDump", "complete", "backupLocation", "PhaseCompleted"} {
+		assert.Contains(t, out, s, "describe shows %s", s)
+	}
+	out, _, code = batonctl(t, "logs", backup, "-n", userNS)
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "[backup/pgDump] pushed", "logs are prefixed with action/phase")
+
+	// A failing ActionSet: --wait exits non-zero and says why on stderr.
+	_, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "restore", "--blueprint", "postgres-bp", sts, "--profile", "store",
+		"--wait", "--timeout", "4m")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "cloudObject", "the missing input artifact is named")
+
+	_, errOut, code = batonctl(t, "delete", "actionsets", "-n", userNS, "--older-than", "0s", "--state", "complete")
+	require.Equal(t, 0, code, errOut)
+	list, _, _ = batonctl(t, "get", "actionsets", "-n", userNS)
+	assert.NotContains(t, list, backup)
+	assert.NotContains(t, list, restore)
+}
