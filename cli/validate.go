@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/batonhq/baton/validation"
 	"io"
 	"os"
 	"time"
@@ -57,7 +58,7 @@ message); the exit code is non-zero if there is any. Kanister Blueprints
   kubectl get blueprint postgres-bp -o yaml | batonctl validate blueprint -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var problems []Problem
+			var problems []validation.Problem
 			checked := 0
 			for _, arg := range args {
 				bps, decodeProblems, err := loadBlueprints(cmd.Context(), o, arg)
@@ -66,7 +67,7 @@ message); the exit code is non-zero if there is any. Kanister Blueprints
 				}
 				problems = append(problems, decodeProblems...)
 				for _, bp := range bps {
-					problems = append(problems, checkBlueprint(bp)...)
+					problems = append(problems, validation.Check(bp)...)
 					checked++
 				}
 			}
@@ -77,7 +78,7 @@ message); the exit code is non-zero if there is any. Kanister Blueprints
 
 // loadBlueprints reads arg as a file if it exists, else as a Blueprint's
 // name in the cluster.
-func loadBlueprints(ctx context.Context, o *Options, arg string) ([]*batonv1.Blueprint, []Problem, error) {
+func loadBlueprints(ctx context.Context, o *Options, arg string) ([]*batonv1.Blueprint, []validation.Problem, error) {
 	var data []byte
 	var err error
 	switch {
@@ -101,7 +102,7 @@ func loadBlueprints(ctx context.Context, o *Options, arg string) ([]*batonv1.Blu
 	if err != nil {
 		return nil, nil, err
 	}
-	bps, problems := decodeBlueprints(arg, data)
+	bps, problems := validation.Decode(arg, data)
 	return bps, problems, nil
 }
 
@@ -112,7 +113,7 @@ func fileExists(path string) bool {
 
 // reportProblems prints each problem on its own line and returns an error
 // when there is any.
-func reportProblems(w io.Writer, problems []Problem, checked int) error {
+func reportProblems(w io.Writer, problems []validation.Problem, checked int) error {
 	for _, p := range problems {
 		fmt.Fprintln(w, p.String())
 	}

@@ -97,6 +97,8 @@ func (e *env) startController(t *testing.T, configure ...func(*controller.Reconc
 		c(r)
 	}
 	require.NoError(t, r.SetupWithManager(mgr))
+	checker := &controller.BlueprintChecker{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("baton")} //nolint:staticcheck // as above
+	require.NoError(t, checker.SetupWithManager(mgr))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -642,4 +644,38 @@ func TestIntegrationDataPodsLeftBehindAreDeletedAtTheEnd(t *testing.T) {
 		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
 	})
 	require.NoError(t, e.c.Get(context.Background(), client.ObjectKeyFromObject(someoneElses), &corev1.Pod{}), "other ActionSets' pods stay")
+}
+
+func TestIntegrationInvalidBlueprintGetsAWarningEvent(t *testing.T) {
+	e := start(t)
+	bad := &batonv1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: "bad"},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {Phases: []batonv1.BlueprintPhase{
+			{Name: "dump", Func: "KubeExecc", Args: batonv1.JSONMap{"command": []any{"true"}}},
+			{Name: "upload", Func: "KubeTask", Args: batonv1.JSONMap{"image": "x", "command": []any{"{{ .Options.x "}}},
+		}}}}
+	good := &batonv1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: "good"},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {Phases: []batonv1.BlueprintPhase{
+			{Name: "dump", Func: "KubeTask", Args: batonv1.JSONMap{"image": "x", "command": []any{"echo", "{{ .Namespace.Name }}"}}}}}}}
+	e.create(t, bad, good)
+	var warning corev1.Event
+	eventually(t, "an InvalidBlueprint event", func() (bool, error) {
+		var evs corev1.EventList
+		err := e.c.List(context.Background(), &evs, client.InNamespace(e.ns))
+		for _, ev := range evs.Items {
+			if ev.Reason == "InvalidBlueprint" {
+				warning = ev
+				return true, err
+			}
+		}
+		return false, err
+	})
+	assert.Equal(t, "bad", warning.InvolvedObject.Name)
+	assert.Equal(t, corev1.EventTypeWarning, warning.Type)
+	assert.Contains(t, warning.Message, `unknown function "KubeExecc"`)
+	assert.Contains(t, warning.Message, "args.command[0]")
+	var evs corev1.EventList
+	require.NoError(t, e.c.List(context.Background(), &evs, client.InNamespace(e.ns)))
+	for _, ev := range evs.Items {
+		assert.NotEqual(t, "good", ev.InvolvedObject.Name, "a valid Blueprint gets no Event: %s", ev.Message)
+	}
 }

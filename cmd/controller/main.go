@@ -98,6 +98,11 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, settings d
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}
+	checker := &controller.BlueprintChecker{Client: mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor("baton-controller")} //nolint:staticcheck // as above
+	if err := checker.SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := metrics.Registry.Register(controller.NewActionSetCounter(mgr.GetClient())); err != nil {
 		return err
 	}

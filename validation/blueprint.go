@@ -1,4 +1,9 @@
-package cli
+// Package validation checks Blueprints without running them: their shape,
+// that every function exists and gets the arguments it needs, that every
+// template parses and refers to what the action declares. batonctl
+// validate reports its problems; the controller puts them in Events on the
+// Blueprint.
+package validation
 
 import (
 	"bufio"
@@ -6,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,10 +51,10 @@ func (p Problem) String() string {
 // the apiVersion changes, and are checked as they are.
 const kanisterGroupVersion = "cr.kanister.io/v1alpha1"
 
-// decodeBlueprints reads the Blueprints of a YAML or JSON file (several
+// Decode reads the Blueprints of a YAML or JSON file (several
 // documents allowed; documents of other kinds are skipped), strictly: an
 // unknown or duplicate field is a problem.
-func decodeBlueprints(source string, data []byte) ([]*batonv1.Blueprint, []Problem) {
+func Decode(source string, data []byte) ([]*batonv1.Blueprint, []Problem) {
 	var bps []*batonv1.Blueprint
 	var problems []Problem
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
@@ -134,11 +140,11 @@ func cleanDecodeError(err error) string {
 	return msg
 }
 
-// checkBlueprint checks a Blueprint without a cluster: phase names, known
+// Check checks a Blueprint without a cluster: phase names, known
 // functions and their arguments, template syntax, and that templates only
 // read the input artifacts, secrets, configMaps and phases the action
 // declares.
-func checkBlueprint(bp *batonv1.Blueprint) []Problem {
+func Check(bp *batonv1.Blueprint) []Problem {
 	name := bp.Name
 	if name == "" {
 		name = "(no name)"
@@ -459,3 +465,8 @@ func templateRefs(tree *parse.Tree) [][2]string {
 	}
 	return refs
 }
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// oneLine folds a (decoder's) multi-line message onto one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
