@@ -45,8 +45,9 @@ build: ## Compile every binary into _output/bin (batonctl also as the kubectl pl
 	ln -sf batonctl _output/bin/kubectl-baton
 
 .PHONY: generate manifests chart-crds verify-generated
-generate: $(CONTROLLER_GEN) ## Regenerate DeepCopy methods (api/**/zz_generated.deepcopy.go)
+generate: $(CONTROLLER_GEN) ## Regenerate DeepCopy methods (api/**/zz_generated.deepcopy.go) and the function reference (docs/functions-reference.md)
 	$(CONTROLLER_GEN) object paths=./api/...
+	go run ./hack/funcdoc > docs/functions-reference.md.tmp && mv docs/functions-reference.md.tmp docs/functions-reference.md
 manifests: $(CONTROLLER_GEN) ## Regenerate the CRDs (config/crd/bases) and the controller's ClusterRole (config/rbac/role.yaml), and their chart copies
 	rm -f $(CRD_DIR)/*.yaml
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$(CRD_DIR)
@@ -65,7 +66,7 @@ chart-crds: ## Copy the CRDs and both ClusterRoles from config/ into charts/bato
 verify-generated: $(CONTROLLER_GEN) ## Fail if `make generate manifests` would change any generated file
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	snapshot() { mkdir -p "$$1"; { find api -name 'zz_generated.*.go'; find $(CRD_DIR) $(CHART_DIR)/crds -name '*.yaml'; \
-		printf '%s\n' $(CHART_DIR)/templates/clusterrole-{controller,runner}.yaml config/rbac/role.yaml; } | sort | xargs -r cp --parents -t "$$1"; }; \
+		printf '%s\n' $(CHART_DIR)/templates/clusterrole-{controller,runner}.yaml config/rbac/role.yaml docs/functions-reference.md; } | sort | xargs -r cp --parents -t "$$1"; }; \
 	snapshot "$$tmp/before"; \
 	$(MAKE) --no-print-directory -s generate manifests >/dev/null; \
 	snapshot "$$tmp/after"; \
