@@ -35,6 +35,11 @@ export IMAGE_TAG
 .PHONY: restic
 restic: $(RESTIC) ## Build restic (static, cached), the data mover of the runner image
 
+.PHONY: s3server
+s3server: $(MINIO) ## Build a throw-away S3 server for local use: _output/bin/s3server runs MinIO (docs/getting-started.md)
+	go build -o _output/bin/s3server ./e2e/s3server
+	ln -sf $(MINIO) _output/bin/minio
+
 .PHONY: help
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
