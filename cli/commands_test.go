@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
 )
@@ -48,10 +51,21 @@ func TestDisplayName(t *testing.T) {
 	assert.Contains(t, out.String(), "kubectl baton get")
 }
 
-func TestCancelIsNotSupported(t *testing.T) {
-	_, _, err := runCLI(t, "", "cancel", "backup-abc")
-	require.ErrorIs(t, err, errCancelNotSupported)
-	assert.Contains(t, err.Error(), "issue 7")
+func TestRequestCancel(t *testing.T) {
+	running := &batonv1.ActionSet{ObjectMeta: metav1.ObjectMeta{Name: "backup-abc", Namespace: "baton"},
+		Status: batonv1.ActionSetStatus{State: batonv1.StateRunning}}
+	done := &batonv1.ActionSet{ObjectMeta: metav1.ObjectMeta{Name: "backup-old", Namespace: "baton"},
+		Status: batonv1.ActionSetStatus{State: batonv1.StateComplete}}
+	c := fake.NewClientBuilder().WithScheme(Scheme()).WithObjects(running, done).Build()
+	ctx := context.Background()
+
+	require.NoError(t, requestCancel(ctx, c, client.ObjectKeyFromObject(running), "maintenance"))
+	var got batonv1.ActionSet
+	require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(running), &got))
+	assert.Equal(t, &batonv1.CancelRequest{Reason: "maintenance"}, got.Spec.Cancel)
+
+	assert.ErrorContains(t, requestCancel(ctx, c, client.ObjectKeyFromObject(done), "x"), "already ended (complete): nothing to cancel")
+	assert.ErrorContains(t, requestCancel(ctx, c, client.ObjectKey{Namespace: "baton", Name: "nope"}, "x"), "actionset baton/nope")
 }
 
 func TestUnknownCommandIsOneLine(t *testing.T) {

@@ -169,7 +169,7 @@ func (p *progressPrinter) Summary(as *batonv1.ActionSet) error {
 	if as.Status.Error != nil && as.Status.Error.Message != "" {
 		msg = oneLine(as.Status.Error.Message)
 	}
-	return fmt.Errorf("actionset %s failed: %s", as.Name, msg)
+	return fmt.Errorf("actionset %s %s: %s", as.Name, as.Status.State, msg)
 }
 
 // artifactString prints an artifact on one line: key=value pairs, sorted.

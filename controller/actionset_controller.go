@@ -130,6 +130,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			events = append(events, event{corev1.EventTypeNormal, "Complete", "every action completed"})
 		case batonv1.StateFailed:
 			events = append(events, event{corev1.EventTypeWarning, "Failed", as.Status.Error.Message})
+		case batonv1.StateCancelled:
+			events = append(events, event{corev1.EventTypeNormal, "Cancelled", as.Status.Error.Message})
 		}
 	}
 	if err := r.writeStatus(ctx, &as, before); err != nil {
@@ -164,7 +166,7 @@ func (run *actionSetRun) recordTransitions(before *batonv1.ActionSetStatus) []ev
 			continue
 		case batonv1.StateComplete:
 			events = append(events, event{corev1.EventTypeNormal, "PhaseCompleted", where + " completed"})
-		case batonv1.StateFailed:
+		case batonv1.StateFailed, batonv1.StateCancelled:
 		default:
 			continue
 		}
@@ -235,8 +237,11 @@ func summarise(as *batonv1.ActionSet) {
 	switch as.Status.State {
 	case batonv1.StateComplete:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, "Succeeded", "every action completed"
-	case batonv1.StateFailed:
+	case batonv1.StateFailed, batonv1.StateCancelled:
 		cond.Status, cond.Reason = metav1.ConditionFalse, "Failed"
+		if as.Status.State == batonv1.StateCancelled {
+			cond.Reason = "Cancelled"
+		}
 		if as.Status.Error != nil {
 			cond.Message = as.Status.Error.Message
 		}

@@ -65,7 +65,8 @@ func (c *actionSetCounter) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
-	counts := map[batonv1.State]float64{batonv1.StatePending: 0, batonv1.StateRunning: 0, batonv1.StateComplete: 0, batonv1.StateFailed: 0}
+	counts := map[batonv1.State]float64{batonv1.StatePending: 0, batonv1.StateRunning: 0, batonv1.StateComplete: 0,
+		batonv1.StateFailed: 0, batonv1.StateCancelled: 0}
 	for _, as := range list.Items {
 		state := as.Status.State
 		if state == "" {

@@ -95,9 +95,10 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 		}
 	}
 
+	cancelled := as.Spec.Cancel != nil
 	for i := range as.Status.Actions {
 		a := &as.Status.Actions[i]
-		if !anyFailed(as) {
+		if !anyFailed(as) && !cancelled {
 			for j := range a.Phases {
 				p := &a.Phases[j]
 				if p.State == batonv1.StatePending {
@@ -113,16 +114,29 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 	// After a failure: stop what still runs. Done after starting, so a phase
 	// that failed to render in action 2 also stops the phase action 1 just
 	// started.
-	if anyFailed(as) {
+	// A cancellation stops them the same way, marking them cancelled rather
+	// than failed; deferPhases are not stopped: they clean up.
+	if anyFailed(as) || cancelled {
+		stoppedState := batonv1.StateFailed
+		if cancelled {
+			stoppedState = batonv1.StateCancelled
+		}
 		for i := range as.Status.Actions {
 			a := &as.Status.Actions[i]
 			for j := range a.Phases {
 				if a.Phases[j].State == batonv1.StateRunning {
 					s.stop(phaseKey{action: i, phase: j})
-					a.Phases[j].State = batonv1.StateFailed
+					a.Phases[j].State = stoppedState
 				}
 			}
 		}
+	}
+	if cancelled && !anyFailed(as) && (as.Status.Error == nil || as.Status.Error.Message == "") {
+		msg := "cancelled"
+		if as.Spec.Cancel.Reason != "" {
+			msg += ": " + as.Spec.Cancel.Reason
+		}
+		as.Status.Error = &batonv1.ActionSetError{Message: msg}
 	}
 
 	for i := range as.Status.Actions {
@@ -130,7 +144,7 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 		if a.DeferPhase == nil || a.DeferPhase.State != batonv1.StatePending {
 			continue
 		}
-		if mainPhasesFinished(a) && started(a) {
+		if mainPhasesFinished(a, cancelled) && started(a) {
 			begin(a.DeferPhase, phaseKey{action: i, deferred: true}, a.DeferPhase.Name)
 		}
 	}
@@ -154,12 +168,15 @@ func anyFailed(as *batonv1.ActionSet) bool {
 }
 
 // mainPhasesFinished: every phase completed, or the action was cut short by
-// a failure (no phase runs and the later ones never will).
-func mainPhasesFinished(a *batonv1.ActionStatus) bool {
+// a failure or a cancellation (no phase runs and the later ones never will).
+func mainPhasesFinished(a *batonv1.ActionStatus, cancelled bool) bool {
 	for _, p := range a.Phases {
 		if p.State == batonv1.StateRunning {
 			return false
 		}
+	}
+	if cancelled {
+		return true
 	}
 	for _, p := range a.Phases {
 		if p.State == batonv1.StateFailed {
@@ -196,7 +213,7 @@ func overallState(as *batonv1.ActionSet) batonv1.State {
 			switch {
 			case a.DeferPhase.State == batonv1.StateRunning:
 				running = true
-			case a.DeferPhase.State == batonv1.StatePending && started(a) && !anyFailed(as):
+			case a.DeferPhase.State == batonv1.StatePending && started(a) && !anyFailed(as) && as.Spec.Cancel == nil:
 				running = true // waits for the main phases
 			}
 		}
@@ -206,6 +223,8 @@ func overallState(as *batonv1.ActionSet) batonv1.State {
 		return batonv1.StateRunning
 	case anyFailed(as):
 		return batonv1.StateFailed
+	case as.Spec.Cancel != nil:
+		return batonv1.StateCancelled
 	}
 	for _, a := range as.Status.Actions {
 		for _, p := range a.Phases {

@@ -47,11 +47,18 @@ func withDefer(as *batonv1.ActionSet, action int, s batonv1.State) *batonv1.Acti
 }
 
 const (
-	pending  = batonv1.StatePending
-	running  = batonv1.StateRunning
-	complete = batonv1.StateComplete
-	failed   = batonv1.StateFailed
+	pending   = batonv1.StatePending
+	running   = batonv1.StateRunning
+	complete  = batonv1.StateComplete
+	failed    = batonv1.StateFailed
+	cancelled = batonv1.StateCancelled
 )
+
+// cancel sets the ActionSet's spec.cancel.
+func cancel(as *batonv1.ActionSet, reason string) *batonv1.ActionSet {
+	as.Spec.Cancel = &batonv1.CancelRequest{Reason: reason}
+	return as
+}
 
 func done(out map[string]any) jobResult { return jobResult{state: complete, outputs: out} }
 func broke(msg string) jobResult        { return jobResult{state: failed, message: msg} }
@@ -163,6 +170,33 @@ func TestAdvance(t *testing.T) {
 			wantPhases: [][]batonv1.State{{complete}},
 			wantState:  complete,
 		},
+		{
+			name: "cancel stops running phases, never starts pending ones, runs the deferPhase of actions that started",
+			as: cancel(withDefer(withDefer(actionSetWith([]batonv1.State{complete, running, pending}, []batonv1.State{pending}), 0, pending), 1, pending),
+				"maintenance window"),
+			jobs:        map[phaseKey]jobResult{k(0, 1): {state: running}},
+			wantStarted: []phaseKey{d(0)},
+			wantStopped: []phaseKey{k(0, 1)},
+			wantPhases:  [][]batonv1.State{{complete, cancelled, pending}, {pending}},
+			wantDefer:   []batonv1.State{running, pending},
+			wantState:   running,
+		},
+		{
+			name:       "a cancelled ActionSet ends cancelled once its deferPhases are done",
+			as:         cancel(withDefer(actionSetWith([]batonv1.State{cancelled, pending}), 0, running), "maintenance window"),
+			jobs:       map[phaseKey]jobResult{d(0): done(nil)},
+			wantPhases: [][]batonv1.State{{cancelled, pending}},
+			wantDefer:  []batonv1.State{complete},
+			wantState:  cancelled,
+		},
+		{
+			name:       "a failure before the cancel stays a failure",
+			as:         cancel(actionSetWith([]batonv1.State{running}), ""),
+			jobs:       map[phaseKey]jobResult{k(0, 0): broke("exit 1")},
+			wantPhases: [][]batonv1.State{{failed}},
+			wantState:  failed,
+			wantError:  `action "backup" phase "one" failed: exit 1`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +223,9 @@ func TestAdvance(t *testing.T) {
 			}
 			assert.Equal(t, tt.wantState, tt.as.Status.State)
 			assert.Equal(t, tt.wantError, failure)
+			if tt.as.Spec.Cancel != nil && tt.wantError == "" {
+				assert.Equal(t, "cancelled: maintenance window", tt.as.Status.Error.Message)
+			}
 			if tt.wantError != "" {
 				assert.Equal(t, tt.wantError, tt.as.Status.Error.Message)
 			}

@@ -147,3 +147,41 @@ func TestBatonctlBackupThenRestoreFrom(t *testing.T) {
 	assert.NotContains(t, list, backup)
 	assert.NotContains(t, list, restore)
 }
+
+// batonctl cancel: the running phase's pod is deleted, the next phase never
+// starts, the deferPhase runs, and the ActionSet ends cancelled with the
+// reason, in its status and an Event.
+func TestBatonctlCancelStopsAndRunsDeferPhase(t *testing.T) {
+	t.Parallel()
+	e := connectEngine(t)
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("cancel")},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {
+			Phases:     []batonv1.BlueprintPhase{kubeTask("long", "echo started; sleep 300"), kubeTask("never", "echo should not run")},
+			DeferPhase: ptrPhase(kubeTask("cleanup", "echo cleaned up")),
+		}},
+	}
+	as := namespaceActionSet(uniqueName("cancel"), bp.Name, "backup")
+	e.create(t, bp, as)
+	jobs := func() map[string]string { return e.phaseJobs(t, as.Name) }
+	e.kubectl(t, "wait", "-n", batonNamespace, "--for=condition=Ready", "pod", "-l", "baton.dev/actionset="+as.Name+",baton.dev/phase=long", "--timeout=120s")
+	longJob := jobs()["long"]
+	require.NotEmpty(t, longJob)
+
+	out, errOut, code := batonctl(t, "cancel", as.Name, "--reason", "maintenance window", "--wait")
+	require.Equal(t, 0, code, "cancel: %s%s", out, errOut)
+	got := e.waitFinished(t, as.Name)
+	require.Equal(t, batonv1.StateCancelled, got.Status.State)
+	assert.Equal(t, "cancelled: maintenance window", got.Status.Error.Message)
+	assert.Equal(t, batonv1.StateCancelled, got.Status.Actions[0].Phases[0].State)
+	assert.Equal(t, batonv1.StatePending, got.Status.Actions[0].Phases[1].State, "the next phase never started")
+	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].DeferPhase.State, "the deferPhase ran")
+	assert.NotContains(t, jobs(), "never")
+	e.kubectl(t, "wait", "-n", batonNamespace, "--for=delete", "pod", "-l", "job-name="+longJob, "--timeout=60s")
+
+	events := e.kubectl(t, "get", "events", "-n", batonNamespace, "--field-selector", "involvedObject.name="+as.Name, "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}")
+	assert.Contains(t, strings.Fields(events), "Cancelled")
+	_, errOut, code = batonctl(t, "cancel", as.Name)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "already ended (cancelled)")
+}

@@ -33,6 +33,19 @@ type ActionSetSpec struct {
 	// Actions to run.
 	// +optional
 	Actions []ActionSpec `json:"actions,omitempty"`
+	// Cancel, once set, stops the ActionSet (`batonctl cancel`): running
+	// phases are stopped (their pods deleted), pending ones never start, the
+	// deferPhase of every action that started still runs, and the ActionSet
+	// ends cancelled with this reason. Baton's addition to Kanister's schema.
+	// +optional
+	Cancel *CancelRequest `json:"cancel,omitempty"`
+}
+
+// CancelRequest asks for an ActionSet to be stopped.
+type CancelRequest struct {
+	// Reason is recorded in the ActionSet's status and its Cancelled Event.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // ActionSpec is one action to run: which, on what, with what.

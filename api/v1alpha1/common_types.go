@@ -38,7 +38,7 @@ type Artifact struct {
 }
 
 // State is where an ActionSet, or one of its phases, is in its run.
-// +kubebuilder:validation:Enum=pending;running;failed;complete
+// +kubebuilder:validation:Enum=pending;running;failed;complete;cancelled
 type State string
 
 const (
@@ -50,10 +50,13 @@ const (
 	StateFailed State = "failed"
 	// StateComplete: finished successfully.
 	StateComplete State = "complete"
+	// StateCancelled: stopped on request (an ActionSet whose spec.cancel is
+	// set, or a phase it stopped) — not a failure of what ran.
+	StateCancelled State = "cancelled"
 )
 
-// IsTerminal reports whether s is a state nothing moves on from (failed or
-// complete).
+// IsTerminal reports whether s is a state nothing moves on from (failed,
+// complete or cancelled).
 func (s State) IsTerminal() bool {
-	return s == StateFailed || s == StateComplete
+	return s == StateFailed || s == StateComplete || s == StateCancelled
 }
