@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,11 +10,15 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+	"github.com/batonhq/baton/controller"
+	"github.com/batonhq/baton/dispatcher"
 )
 
 // createFlags are the flags of `create actionset`.
@@ -32,9 +37,20 @@ type createFlags struct {
 	configMaps      []string
 	from            string
 	dryRun          bool
+	render          bool
+	runnerImage     string
+	runnerSA        string
 	wait            bool
 	timeout         time.Duration
 }
+
+// The controller's defaults for phase Jobs (cmd/controller): what --render
+// assumes unless --runner-image and --runner-service-account say otherwise.
+const (
+	defaultRunnerImage          = "baton.local/runner:dev"
+	defaultRunnerServiceAccount = "baton-runner"
+	defaultPhaseDeadline        = time.Hour
+)
 
 func newCreateCommand(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
@@ -69,7 +85,19 @@ otherwise, its blueprint, object, profile, secrets, configMaps and options.
 
 --wait follows the ActionSet to its end, printing each phase's state changes
 on stderr, and exits 0 only if it completed (non-zero, with its error, if it
-failed or --timeout passed).`,
+failed or --timeout passed).
+
+--render creates nothing and prints, as multi-document YAML, the Job the
+controller would create for each phase, as the controller would build it:
+a comment per phase (action/phase, function, note), the phase's rendered
+arguments as a comment (Secret values replaced by <redacted>; the controller
+puts them in the phase's Secret, never in the Job), then the Job. It reads
+what the ActionSet refers to (Blueprint, object, Secrets, ConfigMaps,
+Profile) and fails if anything is missing. The ActionSet's name (when
+generated) and UID are placeholders, so the real Jobs' names differ. Phases
+reading other phases' outputs are rendered at run time only: noted, no Job.
+--runner-image and --runner-service-account are what the controller would
+use (its own flags of the same names).`,
 		Example: `  # Back up a Deployment, into the object store of Profile s3-profile
   batonctl create actionset --action backup --blueprint notes-blueprint \
       --deployment baton-demo/notes --profile s3-profile
@@ -85,7 +113,11 @@ failed or --timeout passed).`,
   # Several objects, options, and only print the ActionSet
   batonctl create actionset --action backup --blueprint bp \
       --objects deployment/ns1/app --objects statefulset/ns2/db \
-      --options retention=7d --dry-run`,
+      --options retention=7d --dry-run
+
+  # Print the Jobs the controller would run for it, secrets redacted
+  batonctl create actionset --action backup --blueprint notes-blueprint \
+      --deployment baton-demo/notes --profile s3-profile --render`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCreateActionSet(cmd.Context(), o, f)
@@ -106,6 +138,9 @@ failed or --timeout passed).`,
 	fs.StringArrayVar(&f.configMaps, "config-maps", nil, "configMap NAME=[NS/]CONFIGMAP for the Blueprint's configMapNames; repeatable")
 	fs.StringVar(&f.from, "from", "", "complete ActionSet whose output artifacts become the input artifacts")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the ActionSet as YAML and create nothing")
+	fs.BoolVar(&f.render, "render", false, "print the Jobs the controller would create for each phase (YAML, secrets redacted) and create nothing")
+	fs.StringVar(&f.runnerImage, "runner-image", defaultRunnerImage, "with --render: the runner image, what the controller would use (its --runner-image)")
+	fs.StringVar(&f.runnerSA, "runner-service-account", defaultRunnerServiceAccount, "with --render: the ServiceAccount phase pods run as, what the controller would use (its --runner-service-account)")
 	fs.BoolVar(&f.wait, "wait", false, "follow the ActionSet to its end; exit non-zero unless it completes")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "with --wait: how long to wait")
 	return cmd
@@ -113,6 +148,9 @@ failed or --timeout passed).`,
 
 func runCreateActionSet(ctx context.Context, o *Options, f createFlags) error {
 	ns := o.Namespace()
+	if f.render && (f.dryRun || f.wait) {
+		return errors.New("--render creates nothing: it goes with neither --dry-run nor --wait")
+	}
 	var from *batonv1.ActionSet
 	var c client.Client
 	if f.from != "" || !f.dryRun {
@@ -134,6 +172,9 @@ func runCreateActionSet(ctx context.Context, o *Options, f createFlags) error {
 	}
 	if f.dryRun {
 		return printYAML(o.Out, as)
+	}
+	if f.render {
+		return renderActionSet(ctx, o.Out, c, as, f)
 	}
 	if err := c.Create(ctx, as); err != nil {
 		return fmt.Errorf("create actionset: %w", err)
@@ -522,4 +563,94 @@ func mergedRefs(base, over map[string]batonv1.ObjectReference) map[string]batonv
 // oneLine joins a message's lines, for one-line errors.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// renderActionSet prints the Jobs the controller would create for as
+// (controller.Plan), one YAML document per phase.
+func renderActionSet(ctx context.Context, w io.Writer, c client.Client, as *batonv1.ActionSet, f createFlags) error {
+	settings := dispatcher.Settings{
+		RunnerImage: f.runnerImage, ServiceAccount: f.runnerSA,
+		ImagePullPolicy: corev1.PullIfNotPresent, ActiveDeadline: defaultPhaseDeadline,
+	}
+	planned, err := controller.Plan(ctx, c, c.RESTMapper(), settings, as)
+	if err != nil {
+		return fmt.Errorf("render actionset: %w", err)
+	}
+	return printPlan(w, as, settings, planned)
+}
+
+// printPlan writes a plan as multi-document YAML: a header document of
+// comments, then per phase a document with its header and arguments as
+// comments and its Job (none for a phase rendered at run time only).
+func printPlan(w io.Writer, as *batonv1.ActionSet, settings dispatcher.Settings, planned []controller.PlannedPhase) error {
+	var b strings.Builder
+	name := controller.PlannedName(as)
+	b.WriteString("# batonctl create actionset --render: the Jobs the controller would create, one\n")
+	b.WriteString("# document per phase in the order they would run. Nothing was created.\n")
+	fmt.Fprintf(&b, "# ActionSet %s/%s", as.Namespace, name)
+	if as.Name == "" {
+		fmt.Fprintf(&b, " (name placeholder: the API server completes %q)", as.GenerateName)
+	}
+	fmt.Fprintf(&b, ", UID placeholder %s:\n", controller.PlaceholderUID)
+	b.WriteString("# the real Jobs' names, labels and owner references carry the real ones.\n")
+	fmt.Fprintf(&b, "# Runner settings (what the controller would use): image %s, serviceAccount %s.\n", settings.RunnerImage, settings.ServiceAccount)
+	b.WriteString("# Arguments are rendered as the controller would (it puts them in each phase's\n")
+	fmt.Fprintf(&b, "# Secret, never in the Job), every Secret value replaced by %s. That Secret,\n", controller.Redacted)
+	b.WriteString("# named as the Job, is not printed.\n")
+	for _, p := range planned {
+		b.WriteString("---\n")
+		phase := p.Phase
+		if p.Deferred {
+			phase += " (deferPhase)"
+		}
+		fmt.Fprintf(&b, "# action/phase: %s/%s\n# function: %s\n", p.Action, phase, p.Function)
+		if p.Note != "" {
+			fmt.Fprintf(&b, "# note: %s\n", p.Note)
+		}
+		if p.Args != nil {
+			args, err := yaml.Marshal(p.Args)
+			if err != nil {
+				return err
+			}
+			b.WriteString("# args:\n")
+			for _, line := range strings.Split(strings.TrimRight(string(args), "\n"), "\n") {
+				b.WriteString("#   " + line + "\n")
+			}
+		}
+		if p.Job == nil {
+			continue
+		}
+		job, err := jobManifest(p.Job)
+		if err != nil {
+			return err
+		}
+		b.Write(job)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// jobManifest is a Job as YAML without what only the API server fills in
+// (status, creationTimestamp).
+func jobManifest(job *batchv1.Job) ([]byte, error) {
+	raw, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	if spec, ok := m["spec"].(map[string]any); ok {
+		if tmpl, ok := spec["template"].(map[string]any); ok {
+			if md, ok := tmpl["metadata"].(map[string]any); ok {
+				delete(md, "creationTimestamp")
+			}
+		}
+	}
+	return yaml.Marshal(m)
 }

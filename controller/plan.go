@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"text/template/parse"
@@ -20,6 +19,7 @@ import (
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
 	"github.com/batonhq/baton/dispatcher"
 	"github.com/batonhq/baton/render"
+	"github.com/batonhq/baton/validation"
 )
 
 // PlaceholderUID is the UID Plan gives an ActionSet that has none yet (one
@@ -274,86 +274,13 @@ func phasesRead(p batonv1.BlueprintPhase, names []string) []string {
 	return read
 }
 
-// phaseRefs lists the phase names a template reads under .Phases. Inside
-// range and with, where dot is something else, only $ is followed.
+// phaseRefs lists the phase names a template reads under .Phases.
 func phaseRefs(tree *parse.Tree) []string {
 	var names []string
-	fromPath := func(path []string) {
-		if len(path) >= 2 && path[0] == "Phases" {
-			names = append(names, path[1])
+	for _, ref := range validation.TemplateRefs(tree) {
+		if ref[0] == "Phases" {
+			names = append(names, ref[1])
 		}
-	}
-	var walk func(n parse.Node, dotIsRoot bool)
-	walkPipe := func(p *parse.PipeNode, dotIsRoot bool) {
-		if p != nil {
-			for _, c := range p.Cmds {
-				walk(c, dotIsRoot)
-			}
-		}
-	}
-	walk = func(n parse.Node, dotIsRoot bool) {
-		switch n := n.(type) {
-		case *parse.ListNode:
-			if n != nil {
-				for _, c := range n.Nodes {
-					walk(c, dotIsRoot)
-				}
-			}
-		case *parse.ActionNode:
-			walkPipe(n.Pipe, dotIsRoot)
-		case *parse.IfNode:
-			walkPipe(n.Pipe, dotIsRoot)
-			walk(n.List, dotIsRoot)
-			walk(n.ElseList, dotIsRoot)
-		case *parse.RangeNode:
-			walkPipe(n.Pipe, dotIsRoot)
-			walk(n.List, false)
-			walk(n.ElseList, dotIsRoot)
-		case *parse.WithNode:
-			walkPipe(n.Pipe, dotIsRoot)
-			walk(n.List, false)
-			walk(n.ElseList, dotIsRoot)
-		case *parse.TemplateNode:
-			walkPipe(n.Pipe, dotIsRoot)
-		case *parse.PipeNode:
-			walkPipe(n, dotIsRoot)
-		case *parse.CommandNode:
-			// index .Phases "name" (or $.Phases)
-			if len(n.Args) >= 3 {
-				if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "index" {
-					var path []string
-					switch a := n.Args[1].(type) {
-					case *parse.FieldNode:
-						if dotIsRoot {
-							path = a.Ident
-						}
-					case *parse.VariableNode:
-						if len(a.Ident) > 0 && a.Ident[0] == "$" {
-							path = a.Ident[1:]
-						}
-					}
-					if s, ok := n.Args[2].(*parse.StringNode); ok && slices.Equal(path, []string{"Phases"}) {
-						names = append(names, s.Text)
-					}
-				}
-			}
-			for _, a := range n.Args {
-				walk(a, dotIsRoot)
-			}
-		case *parse.FieldNode:
-			if dotIsRoot {
-				fromPath(n.Ident)
-			}
-		case *parse.VariableNode:
-			if len(n.Ident) > 0 && n.Ident[0] == "$" {
-				fromPath(n.Ident[1:])
-			}
-		case *parse.ChainNode:
-			walk(n.Node, dotIsRoot)
-		}
-	}
-	if tree != nil {
-		walk(tree.Root, true)
 	}
 	return names
 }

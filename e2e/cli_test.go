@@ -101,8 +101,16 @@ func TestBatonctlBackupThenRestoreFrom(t *testing.T) {
 	out, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "backup", "--blueprint", "postgres-bp", sts, "--profile", "store", "--dry-run")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "kind: ActionSet")
+	// --render: the Jobs the controller would create, secrets redacted (the
+	// rendered command holds the database password and the S3 key).
+	out, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "backup", "--blueprint", "postgres-bp", sts, "--profile", "store", "--render")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "kind: Job")
+	assert.Contains(t, out, "<redacted>")
+	assert.NotContains(t, out, s3.SecretKey)
+	assert.NotContains(t, out, "change-me-example-only", "the database password of examples/postgres/app.yaml")
 	list, _, _ := batonctl(t, "get", "actionsets", "-n", userNS)
-	assert.NotContains(t, list, "backup", "a dry run creates nothing")
+	assert.NotContains(t, list, "backup", "neither a dry run nor a render creates anything")
 
 	out, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "backup", "--blueprint", "postgres-bp", sts, "--profile", "store", "--wait", "--timeout", "4m")
 	require.Equal(t, 0, code, "backup: %s%s", out, errOut)

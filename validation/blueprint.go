@@ -367,7 +367,7 @@ func (c actionChecker) checkTemplate(where, field, text string, phases []string)
 		"Phases":      "phase %q, which is not a phase of this action that has run by then",
 	}
 	reported := map[string]bool{}
-	for _, ref := range templateRefs(t.Tree) {
+	for _, ref := range TemplateRefs(t.Tree) {
 		names, ok := declared[ref[0]]
 		if !ok || slices.Contains(names, ref[1]) || reported[ref[0]+"."+ref[1]] {
 			continue
@@ -377,12 +377,12 @@ func (c actionChecker) checkTemplate(where, field, text string, phases []string)
 	}
 }
 
-// templateRefs lists what a template reads under the top-level
+// TemplateRefs lists what a template reads under the top-level
 // parameters: pairs such as {"ArtifactsIn", "cloudObject"} from
 // .ArtifactsIn.cloudObject.KeyValue.x, $.ArtifactsIn.cloudObject or
 // index .ArtifactsIn "cloudObject". Inside range and with, where dot is
 // something else, only $ is followed.
-func templateRefs(tree *parse.Tree) [][2]string {
+func TemplateRefs(tree *parse.Tree) [][2]string {
 	var refs [][2]string
 	fromPath := func(path []string) {
 		if len(path) >= 2 {
