@@ -142,6 +142,12 @@ func TestBatonctlBackupThenRestoreFrom(t *testing.T) {
 	out, _, code = batonctl(t, "logs", backup, "-n", userNS)
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "[backup/pgDump] pushed", "logs are prefixed with action/phase")
+	// And the controller's metrics saw them (other tests add to the same
+	// counters, so only a lower bound holds here; TestMetricsCountWhatRan
+	// checks exact counts).
+	metrics := e.scrapeMetrics(t)
+	assert.GreaterOrEqual(t, metrics[`baton_phases_total{function="KubeTask",state="complete"}`], 2.0)
+	assert.GreaterOrEqual(t, metrics[`baton_actionsets{state="complete"}`], 2.0)
 
 	// A failing ActionSet: --wait exits non-zero and says why on stderr.
 	_, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "restore", "--blueprint", "postgres-bp", sts, "--profile", "store",
