@@ -118,8 +118,14 @@ lint: vet verify-generated ## gofmt check + vet + generated files up to date + s
 .PHONY: test
 # cluster-up comes before test-integration: it compiles the binaries both
 # need while debootstrap runs beside the compile.
-test: lint verify-chart test-unit cluster-up test-integration images ## Everything: unit, integration, e2e on the local kind cluster
+test: lint verify-chart test-unit fuzz cluster-up test-integration images ## Everything: unit, integration, e2e on the local kind cluster
 	$(MAKE) deploy e2e E2E_KUBECONFIG=$(LOCAL_KUBECONFIG)
+
+.PHONY: fuzz
+FUZZ_TIME ?= 20s
+fuzz: ## Fuzz the template renderer and the Blueprint checker, $(FUZZ_TIME) each (make test runs it; FUZZ_TIME=10m for a long run)
+	go test -run '^$$' -fuzz '^FuzzString$$' -fuzztime $(FUZZ_TIME) ./render
+	go test -run '^$$' -fuzz '^FuzzDecodeAndCheck$$' -fuzztime $(FUZZ_TIME) ./validation
 
 .PHONY: test-unit
 test-unit: ## Unit tests (no cluster, no API server)
