@@ -58,13 +58,16 @@ type Reconciler struct {
 	Scheme   *runtime.Scheme
 	Recorder record.EventRecorder
 	Settings dispatcher.Settings
+	// DefaultTTL deletes ended ActionSets that set no
+	// ttlSecondsAfterFinished this long after they ended; zero keeps them.
+	DefaultTTL time.Duration
 	// CheckProfile, when set, checks that an action's Profile can be used
 	// (its bucket answers to its credentials) before any phase runs, so a
 	// wrong Profile fails the ActionSet at once with a message naming it.
 	CheckProfile func(context.Context, *render.ProfileParams) error
 }
 
-// +kubebuilder:rbac:groups=baton.dev,resources=actionsets,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=baton.dev,resources=actionsets,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=baton.dev,resources=actionsets/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=baton.dev,resources=blueprints;profiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
@@ -91,8 +94,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, &as); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !as.DeletionTimestamp.IsZero() || as.Status.State.IsTerminal() {
+	if !as.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	if as.Status.State.IsTerminal() {
+		return r.expire(ctx, &as)
 	}
 	before := as.Status.DeepCopy()
 	run := &actionSetRun{r: r, ctx: ctx, as: &as, started: time.Now(), blueprints: map[string]*batonv1.Blueprint{}, referents: map[int]render.Params{}}
@@ -192,6 +198,31 @@ func (run *actionSetRun) recordTransitions(before *batonv1.ActionSetStatus) []ev
 }
 
 type event struct{ kind, reason, message string }
+
+// expire deletes an ended ActionSet once its time to live has passed, and
+// otherwise asks to be called again then. Its Jobs and phase Secrets are
+// owned by it and go with it (Background propagation: their pods too).
+func (r *Reconciler) expire(ctx context.Context, as *batonv1.ActionSet) (ctrl.Result, error) {
+	ttl := r.DefaultTTL
+	if as.Spec.TTLSecondsAfterFinished != nil {
+		ttl = time.Duration(*as.Spec.TTLSecondsAfterFinished) * time.Second
+	}
+	if ttl <= 0 && as.Spec.TTLSecondsAfterFinished == nil {
+		return ctrl.Result{}, nil
+	}
+	ended := as.CreationTimestamp.Time
+	if c := meta.FindStatusCondition(as.Status.Conditions, ConditionComplete); c != nil {
+		ended = c.LastTransitionTime.Time
+	}
+	if left := time.Until(ended.Add(ttl)); left > 0 {
+		return ctrl.Result{RequeueAfter: left}, nil
+	}
+	err := r.Delete(ctx, as, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err == nil {
+		log.FromContext(ctx).Info("deleted: its time to live after it ended passed", "ttl", ttl)
+	}
+	return ctrl.Result{}, client.IgnoreNotFound(err)
+}
 
 // deleteDataPods removes the data pods phases of as started in other
 // namespaces and left behind (a phase pod stopped mid-function cannot

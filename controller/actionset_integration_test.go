@@ -679,3 +679,30 @@ func TestIntegrationInvalidBlueprintGetsAWarningEvent(t *testing.T) {
 		assert.NotEqual(t, "good", ev.InvolvedObject.Name, "a valid Blueprint gets no Event: %s", ev.Message)
 	}
 }
+
+// An ended ActionSet is deleted once its time to live has passed: its own
+// ttlSecondsAfterFinished, else the controller's default; without either
+// it stays.
+func TestIntegrationEndedActionSetsExpire(t *testing.T) {
+	e := start(t, func(r *controller.Reconciler) { r.DefaultTTL = 2 * time.Second })
+	bp := &batonv1.Blueprint{ObjectMeta: metav1.ObjectMeta{Name: "one"},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {Phases: []batonv1.BlueprintPhase{
+			{Name: "only", Func: "KubeTask", Args: batonv1.JSONMap{"image": "busybox", "command": []any{"true"}}}}}}}
+	own := actionSetFor("own-ttl", "one", "backup", "db", e.ns)
+	own.Spec.TTLSecondsAfterFinished = ptr.To[int32](1)
+	keep := actionSetFor("keep", "one", "backup", "db", e.ns)
+	keep.Spec.TTLSecondsAfterFinished = ptr.To[int32](3600)
+	byDefault := actionSetFor("default-ttl", "one", "backup", "db", e.ns)
+	e.create(t, deployment("db"), bp, own, keep, byDefault)
+	for _, name := range []string{"own-ttl", "keep", "default-ttl"} {
+		e.finish(t, e.waitJob(t, name, "only"), 0, "")
+		e.waitState(t, name, batonv1.StateComplete)
+	}
+	for _, name := range []string{"own-ttl", "default-ttl"} {
+		eventually(t, name+" to be deleted", func() (bool, error) {
+			err := e.c.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: name}, &batonv1.ActionSet{})
+			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+		})
+	}
+	assert.Equal(t, batonv1.StateComplete, e.actionSet(t, "keep").Status.State, "an hour to live: still there")
+}

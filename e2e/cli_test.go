@@ -10,12 +10,14 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
 )
@@ -178,7 +180,13 @@ func TestBatonctlCancelStopsAndRunsDeferPhase(t *testing.T) {
 	as := namespaceActionSet(uniqueName("cancel"), bp.Name, "backup")
 	e.create(t, bp, as)
 	jobs := func() map[string]string { return e.phaseJobs(t, as.Name) }
-	e.kubectl(t, "wait", "-n", batonNamespace, "--for=condition=Ready", "pod", "-l", "baton.dev/actionset="+as.Name+",baton.dev/phase=long", "--timeout=120s")
+	// kubectl wait fails at once while no pod matches: poll for the pod.
+	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := e.client.CoreV1().Pods(batonNamespace).List(ctx, metav1.ListOptions{
+			LabelSelector: "baton.dev/actionset=" + as.Name + ",baton.dev/phase=long"})
+		return err == nil && len(pods.Items) == 1 && pods.Items[0].Status.Phase == corev1.PodRunning, err
+	})
+	require.NoError(t, err, "the long phase's pod runs")
 	longJob := jobs()["long"]
 	require.NotEmpty(t, longJob)
 
@@ -191,7 +199,11 @@ func TestBatonctlCancelStopsAndRunsDeferPhase(t *testing.T) {
 	assert.Equal(t, batonv1.StatePending, got.Status.Actions[0].Phases[1].State, "the next phase never started")
 	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].DeferPhase.State, "the deferPhase ran")
 	assert.NotContains(t, jobs(), "never")
-	e.kubectl(t, "wait", "-n", batonNamespace, "--for=delete", "pod", "-l", "job-name="+longJob, "--timeout=60s")
+	err = wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := e.client.CoreV1().Pods(batonNamespace).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + longJob})
+		return err == nil && len(pods.Items) == 0, err
+	})
+	require.NoError(t, err, "the stopped phase's pod is gone")
 
 	events := e.kubectl(t, "get", "events", "-n", batonNamespace, "--field-selector", "involvedObject.name="+as.Name, "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}")
 	assert.Contains(t, strings.Fields(events), "Cancelled")

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
@@ -258,3 +259,46 @@ func (e *engine) phaseJobs(t *testing.T, actionSet string) map[string]string {
 }
 
 func ptrPhase(p batonv1.BlueprintPhase) *batonv1.BlueprintPhase { return &p }
+
+// An ActionSet with ttlSecondsAfterFinished is deleted after it ends, and
+// the garbage collector takes its Jobs, their pods and its phase Secrets.
+func TestFinishedActionSetExpiresWithItsJobs(t *testing.T) {
+	t.Parallel()
+	e := connectEngine(t)
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("ttl")},
+		Actions:    map[string]batonv1.BlueprintAction{"backup": {Phases: []batonv1.BlueprintPhase{kubeTask("only", "echo done")}}},
+	}
+	as := namespaceActionSet(uniqueName("ttl"), bp.Name, "backup")
+	as.Spec.TTLSecondsAfterFinished = ptr.To[int32](2)
+	e.create(t, bp, as)
+	uid := ""
+	err := wait.PollUntilContextTimeout(context.Background(), time.Second, actionSetTimeout, true, func(ctx context.Context) (bool, error) {
+		var got batonv1.ActionSet
+		err := e.c.Get(ctx, client.ObjectKeyFromObject(as), &got)
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err == nil {
+			uid = string(got.UID)
+			require.NotEqual(t, batonv1.StateFailed, got.Status.State)
+		}
+		return false, err
+	})
+	require.NoError(t, err, "the ActionSet was not deleted after its TTL")
+	require.NotEmpty(t, uid)
+	selector := dispatcher.LabelActionSetUID + "=" + uid
+	err = wait.PollUntilContextTimeout(context.Background(), time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		jobs, err := e.client.BatchV1().Jobs(batonNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, err
+		}
+		secrets, err := e.client.CoreV1().Secrets(batonNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, err
+		}
+		pods, err := e.client.CoreV1().Pods(batonNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		return len(jobs.Items)+len(secrets.Items)+len(pods.Items) == 0, err
+	})
+	require.NoError(t, err, "its Jobs, pods and phase Secrets were not garbage-collected")
+}

@@ -39,6 +39,13 @@ type ActionSetSpec struct {
 	// ends cancelled with this reason. Baton's addition to Kanister's schema.
 	// +optional
 	Cancel *CancelRequest `json:"cancel,omitempty"`
+	// TTLSecondsAfterFinished deletes the ActionSet — and with it its Jobs,
+	// their pods and its phase Secrets — this long after it ended (complete,
+	// failed or cancelled). Unset: the controller's --actionset-ttl (default
+	// none: kept until deleted). Baton's addition to Kanister's schema.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 }
 
 // CancelRequest asks for an ActionSet to be stopped.

@@ -29,6 +29,7 @@ func main() {
 	var (
 		namespaces, metricsAddr, probeAddr string
 		leaderElect                        bool
+		defaultTTL                         time.Duration
 		settings                           dispatcher.Settings
 		pullPolicy                         string
 	)
@@ -42,6 +43,7 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "metrics endpoint (0 to disable)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "health and readiness probes")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader, for more than one replica")
+	flag.DurationVar(&defaultTTL, "actionset-ttl", 0, "delete ended ActionSets (and their Jobs) this long after they ended, unless they set ttlSecondsAfterFinished (0: keep them)")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -50,13 +52,13 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("baton")
 
-	if err := run(namespaces, metricsAddr, probeAddr, leaderElect, settings); err != nil {
+	if err := run(namespaces, metricsAddr, probeAddr, leaderElect, defaultTTL, settings); err != nil {
 		log.Error(err, "controller stopped")
 		os.Exit(1)
 	}
 }
 
-func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, settings dispatcher.Settings) error {
+func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, defaultTTL time.Duration, settings dispatcher.Settings) error {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -93,6 +95,7 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, settings d
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: kube, Scheme: scheme,
 		Recorder:     mgr.GetEventRecorderFor("baton-controller"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
 		Settings:     settings,
+		DefaultTTL:   defaultTTL,
 		CheckProfile: controller.CheckProfileBucket,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
