@@ -513,6 +513,9 @@ func (run *actionSetRun) phaseOf(k phaseKey) (batonv1.BlueprintPhase, dispatcher
 	d := run.identity(k)
 	d.Function = bpPhase.Func
 	d.SpecSecret = dispatcher.JobName(d)
+	if bpPhase.Timeout != nil {
+		d.Timeout = bpPhase.Timeout.Duration
+	}
 	return bpPhase, d, nil
 }
 
@@ -585,6 +588,11 @@ func (run *actionSetRun) outputsOf(job *batchv1.Job) (map[string]any, error) {
 // failureOf explains a failed Job: the runner's own message when it wrote
 // one, else the container's exit, else the Job's condition.
 func (run *actionSetRun) failureOf(job *batchv1.Job, c batchv1.JobCondition) string {
+	if c.Reason == batchv1.JobReasonDeadlineExceeded && job.Spec.ActiveDeadlineSeconds != nil {
+		// The pod was killed for it: its exit says nothing useful.
+		return fmt.Sprintf("timed out: the phase ran longer than its timeout of %s (job %s)",
+			time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second, job.Name)
+	}
 	pods, err := run.phasePods(job)
 	if err == nil {
 		for _, pod := range pods {

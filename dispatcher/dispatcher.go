@@ -132,6 +132,9 @@ type Phase struct {
 	PodLabels        map[string]string
 	PodAnnotations   map[string]string
 	User             *UserContainer
+	// Timeout, when set, bounds this phase instead of
+	// Settings.ActiveDeadline (the Blueprint phase's timeout).
+	Timeout time.Duration
 	// Background and Init are MultiContainerRun's other containers: one
 	// running beside the main (output) container, one before both. Each
 	// runs its own command under the runner, like User.
@@ -183,6 +186,15 @@ func (p Phase) annotations() map[string]string {
 		AnnotationPhaseIndex:                      strconv.Itoa(p.Index),
 		AnnotationDeferred:                        strconv.FormatBool(p.Deferred),
 	}
+}
+
+// deadline is how long the phase's Job may run: its own timeout, else the
+// controller-wide one.
+func (p Phase) deadline(s Settings) time.Duration {
+	if p.Timeout > 0 {
+		return p.Timeout
+	}
+	return s.ActiveDeadline
 }
 
 func (p Phase) validate(s Settings) error {
@@ -260,8 +272,9 @@ func Build(p Phase, s Settings) (*batchv1.Job, error) {
 			},
 		},
 	}
-	if s.ActiveDeadline > 0 {
-		job.Spec.ActiveDeadlineSeconds = ptr.To(int64(s.ActiveDeadline / time.Second))
+	if deadline := p.deadline(s); deadline > 0 {
+		// Whole seconds, at least one: the API's unit.
+		job.Spec.ActiveDeadlineSeconds = ptr.To(max(int64(1), int64(deadline.Round(time.Second)/time.Second)))
 	}
 	return job, nil
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
 )
 
 // phaseBuilder makes test phases: a valid default, changed by small methods.
@@ -248,6 +249,32 @@ func TestBuildRejectsIncompleteInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Build(tt.phase, tt.settings)
 			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+func TestPhaseDeadline(t *testing.T) {
+	tests := []struct {
+		name             string
+		controllerWide   time.Duration
+		phaseTimeout     time.Duration
+		wantDeadlineSecs *int64
+	}{
+		{"neither", 0, 0, nil},
+		{"controller-wide", time.Hour, 0, ptr.To[int64](3600)},
+		{"the phase's own wins", time.Hour, 90 * time.Second, ptr.To[int64](90)},
+		{"without a controller-wide one", 0, 5 * time.Minute, ptr.To[int64](300)},
+		{"under a second is one", 0, 200 * time.Millisecond, ptr.To[int64](1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := settings
+			s.ActiveDeadline = tt.controllerWide
+			p := aPhase().obj()
+			p.Timeout = tt.phaseTimeout
+			job, err := Build(p, s)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantDeadlineSecs, job.Spec.ActiveDeadlineSeconds)
 		})
 	}
 }

@@ -302,3 +302,25 @@ func TestFinishedActionSetExpiresWithItsJobs(t *testing.T) {
 	})
 	require.NoError(t, err, "its Jobs, pods and phase Secrets were not garbage-collected")
 }
+
+// A phase with a timeout that runs longer fails, saying so, and the
+// deferPhase still runs.
+func TestPhaseTimeoutFailsWithAClearMessage(t *testing.T) {
+	t.Parallel()
+	e := connectEngine(t)
+	slow := kubeTask("slow", "sleep 120")
+	slow.Timeout = &metav1.Duration{Duration: 3 * time.Second}
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("timeout")},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {
+			Phases: []batonv1.BlueprintPhase{slow}, DeferPhase: ptrPhase(kubeTask("cleanup", "echo cleaned")),
+		}},
+	}
+	as := namespaceActionSet(uniqueName("timeout"), bp.Name, "backup")
+	e.create(t, bp, as)
+	got := e.waitFinished(t, as.Name)
+	require.Equal(t, batonv1.StateFailed, got.Status.State)
+	assert.Contains(t, got.Status.Error.Message, "timed out: the phase ran longer than its timeout of 3s")
+	assert.Contains(t, got.Status.Error.Message, `phase "slow"`)
+	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].DeferPhase.State)
+}

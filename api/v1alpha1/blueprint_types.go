@@ -77,6 +77,12 @@ type BlueprintPhase struct {
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Args JSONMap `json:"args,omitempty"`
+	// Timeout bounds the phase's run (its Job's activeDeadlineSeconds), e.g.
+	// "10m"; unset, the controller's --phase-deadline applies. A phase that
+	// runs out of time fails with a message saying so. Baton's addition to
+	// Kanister's schema.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
 // BlueprintList is a list of Blueprints.
