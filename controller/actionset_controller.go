@@ -152,7 +152,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	for _, e := range events {
 		r.Recorder.Event(&as, e.kind, e.reason, e.message)
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: untilExpiry(&as)}, nil
 }
 
 // recordTransitions turns the phases that changed state in this reconcile
@@ -701,6 +701,30 @@ func (run *actionSetRun) createSecret(d dispatcher.Phase, job *batchv1.Job, doc 
 		return err
 	}
 	return nil
+}
+
+// expired implements stepper: the ActionSet's spec.timeout, counted from
+// its creation, has passed.
+func (run *actionSetRun) expired() (string, bool) {
+	t := run.as.Spec.Timeout
+	if t == nil || t.Duration <= 0 || time.Since(run.as.CreationTimestamp.Time) < t.Duration {
+		return "", false
+	}
+	return fmt.Sprintf("timed out: the ActionSet ran longer than its timeout of %s", t.Duration), true
+}
+
+// untilExpiry is how long a running ActionSet with a timeout has left: the
+// reconcile is asked for again then, as no Job event may come in time.
+func untilExpiry(as *batonv1.ActionSet) time.Duration {
+	if as.Spec.Timeout == nil || as.Spec.Timeout.Duration <= 0 || as.Status.State != batonv1.StateRunning {
+		return 0
+	}
+	left := time.Until(as.CreationTimestamp.Add(as.Spec.Timeout.Duration))
+	if left <= 0 {
+		return 0 // already acted on: Job events drive the rest
+	}
+	// The API's timestamps have whole seconds: never wake up early.
+	return left + time.Second
 }
 
 // stop deletes a running phase's Job. Background propagation: the API's

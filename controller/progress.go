@@ -33,6 +33,9 @@ type stepper interface {
 	start(k phaseKey) error
 	// stop deletes a running phase's Job (and so its pod).
 	stop(k phaseKey)
+	// expired says whether the ActionSet's own timeout has passed, and how
+	// to say so.
+	expired() (message string, ok bool)
 }
 
 // advance moves every action of as forward as far as the observed Jobs
@@ -92,6 +95,20 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 		}
 		if a.DeferPhase != nil && a.DeferPhase.State == batonv1.StateRunning {
 			settle(a.DeferPhase, phaseKey{action: i, deferred: true}, a.DeferPhase.Name)
+		}
+	}
+
+	// Out of time: the phases still running fail for it, which stops the
+	// rest as any failure does. DeferPhases are left to finish.
+	if msg, expired := s.expired(); expired {
+		for i := range as.Status.Actions {
+			a := &as.Status.Actions[i]
+			for j := range a.Phases {
+				if a.Phases[j].State == batonv1.StateRunning {
+					s.stop(phaseKey{action: i, phase: j})
+					fail(&a.Phases[j], fmt.Sprintf("action %q phase %q: %s", a.Name, a.Phases[j].Name, msg))
+				}
+			}
 		}
 	}
 

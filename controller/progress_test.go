@@ -13,6 +13,7 @@ import (
 type fakeSteps struct {
 	jobs     map[phaseKey]jobResult
 	startErr map[phaseKey]error
+	timedOut bool
 	started  []phaseKey
 	stopped  []phaseKey
 }
@@ -26,6 +27,9 @@ func (f *fakeSteps) start(k phaseKey) error {
 	return nil
 }
 func (f *fakeSteps) stop(k phaseKey) { f.stopped = append(f.stopped, k) }
+func (f *fakeSteps) expired() (string, bool) {
+	return "timed out: the ActionSet ran longer than its timeout of 1m0s", f.timedOut
+}
 
 // actionSetWith builds an ActionSet whose actions have the given phase
 // states; a trailing "defer:<state>" entry adds a deferPhase.
@@ -71,6 +75,7 @@ func TestAdvance(t *testing.T) {
 		as          *batonv1.ActionSet
 		jobs        map[phaseKey]jobResult
 		startErr    map[phaseKey]error
+		timedOut    bool
 		wantStarted []phaseKey
 		wantStopped []phaseKey
 		wantPhases  [][]batonv1.State
@@ -190,6 +195,18 @@ func TestAdvance(t *testing.T) {
 			wantState:  cancelled,
 		},
 		{
+			name:        "an ActionSet out of time fails its running phases, starts no more, runs the deferPhase",
+			as:          withDefer(actionSetWith([]batonv1.State{complete, running, pending}, []batonv1.State{running}), 0, pending),
+			jobs:        map[phaseKey]jobResult{k(0, 1): {state: running}, k(1, 0): {state: running}},
+			timedOut:    true,
+			wantStarted: []phaseKey{d(0)},
+			wantStopped: []phaseKey{k(0, 1), k(1, 0)},
+			wantPhases:  [][]batonv1.State{{complete, failed, pending}, {failed}},
+			wantDefer:   []batonv1.State{running},
+			wantState:   running,
+			wantError:   `action "backup" phase "two": timed out: the ActionSet ran longer than its timeout of 1m0s`,
+		},
+		{
 			name:       "a failure before the cancel stays a failure",
 			as:         cancel(actionSetWith([]batonv1.State{running}), ""),
 			jobs:       map[phaseKey]jobResult{k(0, 0): broke("exit 1")},
@@ -200,7 +217,7 @@ func TestAdvance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			steps := &fakeSteps{jobs: tt.jobs, startErr: tt.startErr}
+			steps := &fakeSteps{jobs: tt.jobs, startErr: tt.startErr, timedOut: tt.timedOut}
 			failure := advance(tt.as, steps)
 
 			assert.ElementsMatch(t, tt.wantStarted, steps.started, "started")

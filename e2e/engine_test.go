@@ -324,3 +324,26 @@ func TestPhaseTimeoutFailsWithAClearMessage(t *testing.T) {
 	assert.Contains(t, got.Status.Error.Message, `phase "slow"`)
 	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].DeferPhase.State)
 }
+
+// An ActionSet past its own timeout stops its running phase, starts no
+// more, runs the deferPhase and fails, saying which timeout ran out.
+func TestActionSetTimeoutFailsWithAClearMessage(t *testing.T) {
+	t.Parallel()
+	e := connectEngine(t)
+	bp := &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("as-timeout")},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {
+			Phases:     []batonv1.BlueprintPhase{kubeTask("slow", "sleep 120"), kubeTask("never", "echo no")},
+			DeferPhase: ptrPhase(kubeTask("cleanup", "echo cleaned")),
+		}},
+	}
+	as := namespaceActionSet(uniqueName("as-timeout"), bp.Name, "backup")
+	as.Spec.Timeout = &metav1.Duration{Duration: 8 * time.Second}
+	e.create(t, bp, as)
+	got := e.waitFinished(t, as.Name)
+	require.Equal(t, batonv1.StateFailed, got.Status.State)
+	assert.Contains(t, got.Status.Error.Message, "timed out: the ActionSet ran longer than its timeout of 8s")
+	assert.Equal(t, batonv1.StatePending, got.Status.Actions[0].Phases[1].State, "no phase starts after the timeout")
+	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].DeferPhase.State)
+	assert.NotContains(t, e.phaseJobs(t, as.Name), "never")
+}

@@ -46,6 +46,12 @@ type ActionSetSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+	// Timeout bounds the whole ActionSet, from its creation, e.g. "2h": once
+	// it has passed, running phases are stopped and fail with a message
+	// saying so, pending ones never start, and deferPhases still run.
+	// Baton's addition to Kanister's schema.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
 // CancelRequest asks for an ActionSet to be stopped.
