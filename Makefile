@@ -77,26 +77,23 @@ verify-generated: $(CONTROLLER_GEN) ## Fail if `make generate manifests` would c
 	snapshot "$$tmp/after"; \
 	diff -r "$$tmp/before" "$$tmp/after" || { echo "generated files were stale and are now regenerated: review and commit them" >&2; exit 1; }
 
-$(MINIO):
+# go_install_static MODULE@VERSION BINARY: a static build of a tool from the
+# Go module proxy, installed as $@ only once complete (a half-built binary
+# never looks cached).
+define go_install_static
 	@mkdir -p $(@D)
-	@echo "building MinIO $(MINIO_VERSION) from the Go module proxy (cold: ~6 min)"
-	@tmp=$$(mktemp -d "$(@D)/.minio.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
-	CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags "-s -w" github.com/minio/minio@$(MINIO_VERSION); \
-	mv "$$tmp/minio" $@
+	@echo "building $(2) from the Go module proxy: $(1)"
+	@tmp=$$(mktemp -d "$(@D)/.$(2).XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
+	CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags "-s -w" $(1); \
+	mv "$$tmp/$(2)" $@
+endef
 
-$(RESTIC):
-	@mkdir -p $(@D)
-	@echo "building restic $(RESTIC_VERSION) from the Go module proxy (cold: ~3 min)"
-	@tmp=$$(mktemp -d "$(@D)/.restic.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
-	CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags "-s -w" github.com/restic/restic/cmd/restic@$(RESTIC_VERSION); \
-	mv "$$tmp/restic" $@
-
-$(HELM):
-	@mkdir -p $(@D)
-	@echo "building helm $(HELM_VERSION) from the Go module proxy (cold: ~3 min)"
-	@tmp=$$(mktemp -d "$(@D)/.helm.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
-	CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); \
-	mv "$$tmp/helm" $@
+$(MINIO): # cold: ~6 min
+	$(call go_install_static,github.com/minio/minio@$(MINIO_VERSION),minio)
+$(RESTIC): # cold: ~2 min
+	$(call go_install_static,github.com/restic/restic/cmd/restic@$(RESTIC_VERSION),restic)
+$(HELM): # cold: ~2.5 min
+	$(call go_install_static,helm.sh/helm/v3/cmd/helm@$(HELM_VERSION),helm)
 
 $(CONTROLLER_GEN):
 	@mkdir -p $(@D)

@@ -177,10 +177,10 @@ func (run *actionSetRun) recordTransitions(before *batonv1.ActionSetStatus) []ev
 			continue
 		}
 		function, took := "unknown", time.Duration(0)
-		if bpPhase, _, err := run.phaseOf(t.key); err == nil {
-			function = bpPhase.Func
-		}
-		if job, ok := run.jobs[run.jobName(t.key)]; ok {
+		job, hasJob := run.jobs[run.jobName(t.key)]
+		if hasJob {
+			// The Job names its function: no Blueprint read for a label.
+			function = job.Annotations[dispatcher.AnnotationFunction]
 			if start := job.Status.StartTime; start != nil {
 				end := time.Now()
 				if job.Status.CompletionTime != nil {
@@ -188,6 +188,10 @@ func (run *actionSetRun) recordTransitions(before *batonv1.ActionSetStatus) []ev
 				}
 				took = end.Sub(start.Time)
 			}
+		} else if bpPhase, _, err := run.phaseOf(t.key); err == nil {
+			// Failed before its Job existed: the Blueprint was read (and
+			// memoised) by this reconcile's attempt to start it.
+			function = bpPhase.Func
 		}
 		phasesFinished.WithLabelValues(function, string(t.to)).Inc()
 		if took > 0 {

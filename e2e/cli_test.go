@@ -170,13 +170,7 @@ func TestBatonctlBackupThenRestoreFrom(t *testing.T) {
 func TestBatonctlCancelStopsAndRunsDeferPhase(t *testing.T) {
 	t.Parallel()
 	e := connectEngine(t)
-	bp := &batonv1.Blueprint{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("cancel")},
-		Actions: map[string]batonv1.BlueprintAction{"backup": {
-			Phases:     []batonv1.BlueprintPhase{kubeTask("long", "echo started; sleep 300"), kubeTask("never", "echo should not run")},
-			DeferPhase: ptrPhase(kubeTask("cleanup", "echo cleaned up")),
-		}},
-	}
+	bp := stoppableBlueprint("cancel", kubeTask("long", "echo started; sleep 300"))
 	as := namespaceActionSet(uniqueName("cancel"), bp.Name, "backup")
 	e.create(t, bp, as)
 	jobs := func() map[string]string { return e.phaseJobs(t, as.Name) }

@@ -310,12 +310,7 @@ func TestPhaseTimeoutFailsWithAClearMessage(t *testing.T) {
 	e := connectEngine(t)
 	slow := kubeTask("slow", "sleep 120")
 	slow.Timeout = &metav1.Duration{Duration: 3 * time.Second}
-	bp := &batonv1.Blueprint{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("timeout")},
-		Actions: map[string]batonv1.BlueprintAction{"backup": {
-			Phases: []batonv1.BlueprintPhase{slow}, DeferPhase: ptrPhase(kubeTask("cleanup", "echo cleaned")),
-		}},
-	}
+	bp := stoppableBlueprint("timeout", slow)
 	as := namespaceActionSet(uniqueName("timeout"), bp.Name, "backup")
 	e.create(t, bp, as)
 	got := e.waitFinished(t, as.Name)
@@ -330,13 +325,7 @@ func TestPhaseTimeoutFailsWithAClearMessage(t *testing.T) {
 func TestActionSetTimeoutFailsWithAClearMessage(t *testing.T) {
 	t.Parallel()
 	e := connectEngine(t)
-	bp := &batonv1.Blueprint{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("as-timeout")},
-		Actions: map[string]batonv1.BlueprintAction{"backup": {
-			Phases:     []batonv1.BlueprintPhase{kubeTask("slow", "sleep 120"), kubeTask("never", "echo no")},
-			DeferPhase: ptrPhase(kubeTask("cleanup", "echo cleaned")),
-		}},
-	}
+	bp := stoppableBlueprint("as-timeout", kubeTask("slow", "sleep 120"))
 	as := namespaceActionSet(uniqueName("as-timeout"), bp.Name, "backup")
 	as.Spec.Timeout = &metav1.Duration{Duration: 8 * time.Second}
 	e.create(t, bp, as)
@@ -346,4 +335,17 @@ func TestActionSetTimeoutFailsWithAClearMessage(t *testing.T) {
 	assert.Equal(t, batonv1.StatePending, got.Status.Actions[0].Phases[1].State, "no phase starts after the timeout")
 	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].DeferPhase.State)
 	assert.NotContains(t, e.phaseJobs(t, as.Name), "never")
+}
+
+// stoppableBlueprint is a "backup" action whose first phase is first (a long
+// one, to be stopped), then a phase "never" that must not run, and a
+// deferPhase "cleanup" that must.
+func stoppableBlueprint(prefix string, first batonv1.BlueprintPhase) *batonv1.Blueprint {
+	return &batonv1.Blueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName(prefix)},
+		Actions: map[string]batonv1.BlueprintAction{"backup": {
+			Phases:     []batonv1.BlueprintPhase{first, kubeTask("never", "echo should not run")},
+			DeferPhase: ptrPhase(kubeTask("cleanup", "echo cleaned up")),
+		}},
+	}
 }
