@@ -31,6 +31,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
@@ -65,6 +66,9 @@ type Reconciler struct {
 	// (its bucket answers to its credentials) before any phase runs, so a
 	// wrong Profile fails the ActionSet at once with a message naming it.
 	CheckProfile func(context.Context, *render.ProfileParams) error
+	// MaxConcurrentReconciles is how many ActionSets are reconciled at
+	// once (controller-runtime's default, 1, when zero).
+	MaxConcurrentReconciles int
 }
 
 // +kubebuilder:rbac:groups=baton.dev,resources=actionsets,verbs=get;list;watch;update;patch;delete
@@ -85,6 +89,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&batonv1.ActionSet{}).
 		Owns(&batchv1.Job{}).
 		Named("actionset").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
 }
 
@@ -520,6 +525,8 @@ func (run *actionSetRun) phaseOf(k phaseKey) (batonv1.BlueprintPhase, dispatcher
 	if bpPhase.Timeout != nil {
 		d.Timeout = bpPhase.Timeout.Duration
 	}
+	d.Retries = bpPhase.Retries
+	d.NonRetryableExitCodes = bpPhase.NonRetryableExitCodes
 	return bpPhase, d, nil
 }
 
@@ -528,26 +535,52 @@ func (run *actionSetRun) observe(k phaseKey) (jobResult, bool) {
 	if !ok {
 		return jobResult{}, false
 	}
-	for _, c := range job.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobComplete:
-			out, err := run.outputsOf(job)
-			if err != nil {
-				return jobResult{state: batonv1.StateFailed, message: err.Error()}, true
-			}
-			return jobResult{state: batonv1.StateComplete, outputs: out}, true
-		case batchv1.JobFailed:
-			return jobResult{state: batonv1.StateFailed, message: run.failureOf(job, c)}, true
+	recorded := run.phaseStatus(k).Attempts
+	var finished *batchv1.JobCondition
+	for i, c := range job.Status.Conditions {
+		if c.Status == corev1.ConditionTrue && (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) {
+			finished = &job.Status.Conditions[i]
+			break
 		}
 	}
-	return jobResult{state: batonv1.StateRunning}, true
+	// The pods are read when the Job ends and when it counts a failure (or
+	// a retry's pod) not recorded yet: a phase that succeeds at its first
+	// try costs no pod read while it runs.
+	if finished == nil && !(job.Status.Failed > 0 && int(job.Status.Failed+job.Status.Active) > len(recorded)) {
+		return jobResult{state: batonv1.StateRunning}, true
+	}
+	pods, err := run.phasePods(job)
+	if err != nil {
+		run.transient = fmt.Errorf("read pods of job %s: %w", job.Name, err)
+		return jobResult{state: batonv1.StateRunning}, true
+	}
+	attempts := mergeAttempts(recorded, pods, job.Status.Failed)
+	switch {
+	case finished == nil:
+		return jobResult{state: batonv1.StateRunning, attempts: attempts}, true
+	case finished.Type == batchv1.JobComplete:
+		out, err := run.outputsOf(job, pods)
+		if err != nil {
+			return jobResult{state: batonv1.StateFailed, message: err.Error(), attempts: attempts}, true
+		}
+		return jobResult{state: batonv1.StateComplete, outputs: out, attempts: attempts}, true
+	default:
+		return jobResult{state: batonv1.StateFailed, message: failureOf(job, *finished, attempts), attempts: attempts}, true
+	}
 }
 
-// phasePods lists a Job's pods, newest first, straight from the API server:
-// only finished Jobs are read, rarely enough not to need a pod cache.
+// phaseStatus is the recorded status of phase k.
+func (run *actionSetRun) phaseStatus(k phaseKey) *batonv1.Phase {
+	a := &run.as.Status.Actions[k.action]
+	if k.deferred {
+		return a.DeferPhase
+	}
+	return &a.Phases[k.phase]
+}
+
+// phasePods lists a Job's pods straight from the API server: only Jobs that
+// finished or failed an attempt are read, rarely enough not to need a pod
+// cache.
 func (run *actionSetRun) phasePods(job *batchv1.Job) ([]corev1.Pod, error) {
 	pods, err := run.r.Kube.CoreV1().Pods(job.Namespace).List(run.ctx, metav1.ListOptions{
 		LabelSelector: batchv1.JobNameLabel + "=" + job.Name,
@@ -555,27 +588,10 @@ func (run *actionSetRun) phasePods(job *batchv1.Job) ([]corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	items := pods.Items
-	for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
-		items[i], items[j] = items[j], items[i]
-	}
-	return items, nil
+	return pods.Items, nil
 }
 
-func terminated(pod corev1.Pod) *corev1.ContainerStateTerminated {
-	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.Name == dispatcher.MainContainer && cs.State.Terminated != nil {
-			return cs.State.Terminated
-		}
-	}
-	return nil
-}
-
-func (run *actionSetRun) outputsOf(job *batchv1.Job) (map[string]any, error) {
-	pods, err := run.phasePods(job)
-	if err != nil {
-		return nil, fmt.Errorf("read outputs of job %s: %w", job.Name, err)
-	}
+func (run *actionSetRun) outputsOf(job *batchv1.Job, pods []corev1.Pod) (map[string]any, error) {
 	for _, pod := range pods {
 		t := terminated(pod)
 		if pod.Status.Phase != corev1.PodSucceeded || t == nil {
@@ -590,26 +606,34 @@ func (run *actionSetRun) outputsOf(job *batchv1.Job) (map[string]any, error) {
 }
 
 // failureOf explains a failed Job: the runner's own message when it wrote
-// one, else the container's exit, else the Job's condition.
-func (run *actionSetRun) failureOf(job *batchv1.Job, c batchv1.JobCondition) string {
+// one, else the container's exit, else the Job's condition; with how many
+// attempts it took and why no more were made.
+func failureOf(job *batchv1.Job, c batchv1.JobCondition, attempts []batonv1.PhaseAttempt) string {
 	if c.Reason == batchv1.JobReasonDeadlineExceeded && job.Spec.ActiveDeadlineSeconds != nil {
 		// The pod was killed for it: its exit says nothing useful.
 		return fmt.Sprintf("timed out: the phase ran longer than its timeout of %s (job %s)",
 			time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second, job.Name)
 	}
-	pods, err := run.phasePods(job)
-	if err == nil {
-		for _, pod := range pods {
-			if t := terminated(pod); t != nil && t.ExitCode != 0 {
-				if msg := outputs.FailureMessage(t.Message); msg != "" {
-					return msg
-				}
-				return fmt.Sprintf("container exited with code %d (%s); logs: kubectl logs -n %s %s", t.ExitCode, t.Reason, pod.Namespace, pod.Name)
-			}
-		}
+	last := lastFailure(attempts)
+	if last == nil {
+		return fmt.Sprintf("job %s: %s: %s", job.Name, c.Reason, c.Message)
 	}
-	return fmt.Sprintf("job %s: %s: %s", job.Name, c.Reason, c.Message)
+	msg := last.Message
+	if last.Pod != "" && isBareExit(msg) {
+		msg += fmt.Sprintf("; logs: kubectl logs -n %s %s", job.Namespace, last.Pod)
+	}
+	switch {
+	case c.Reason == batchv1.JobReasonPodFailurePolicy && last.ExitCode != nil:
+		return fmt.Sprintf("exit code %d is declared non-retryable, no retry: %s", *last.ExitCode, msg)
+	case countFailed(attempts) > 1:
+		return fmt.Sprintf("failed %d attempts, the last: %s", countFailed(attempts), msg)
+	}
+	return msg
 }
+
+// isBareExit tells a message that only gives the exit code (the runner
+// wrote none): pointing at the log then helps.
+func isBareExit(msg string) bool { return strings.HasPrefix(msg, "container exited with code") }
 
 // start renders phase k, stores it in the phase Secret and creates the Job.
 // AlreadyExists is success: a Job created by an earlier reconcile (or an

@@ -20,6 +20,8 @@ type jobResult struct {
 	outputs map[string]any
 	// message explains a failure.
 	message string
+	// attempts, when set, replace the phase's recorded attempts.
+	attempts []batonv1.PhaseAttempt
 }
 
 // stepper holds what one reconcile may do to the world; advance calls it
@@ -67,6 +69,9 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 		res, ok := s.observe(k)
 		if !ok {
 			return
+		}
+		if res.attempts != nil {
+			p.Attempts = res.attempts
 		}
 		switch res.state {
 		case batonv1.StateComplete:

@@ -135,6 +135,11 @@ type Phase struct {
 	// Timeout, when set, bounds this phase instead of
 	// Settings.ActiveDeadline (the Blueprint phase's timeout).
 	Timeout time.Duration
+	// Retries, when set, is the phase's own retry count instead of
+	// Settings.BackoffLimit (the Blueprint phase's retries).
+	Retries *int32
+	// NonRetryableExitCodes of the main container fail the phase at once.
+	NonRetryableExitCodes []int32
 	// Background and Init are MultiContainerRun's other containers: one
 	// running beside the main (output) container, one before both. Each
 	// runs its own command under the runner, like User.
@@ -148,7 +153,8 @@ type Settings struct {
 	RunnerImage     string
 	ImagePullPolicy corev1.PullPolicy
 	ServiceAccount  string
-	// BackoffLimit is how many times a failed phase pod is retried.
+	// BackoffLimit is how many times a failed phase pod is retried, for
+	// phases that set no retries of their own.
 	BackoffLimit int32
 	// ActiveDeadline bounds a phase's run time; zero means no bound.
 	ActiveDeadline time.Duration
@@ -197,6 +203,47 @@ func (p Phase) deadline(s Settings) time.Duration {
 	return s.ActiveDeadline
 }
 
+// backoffLimit is how many failed attempts the Job retries: the phase's
+// own count, else the controller-wide one.
+func (p Phase) backoffLimit(s Settings) int32 {
+	if p.Retries != nil {
+		return *p.Retries
+	}
+	return s.BackoffLimit
+}
+
+// podFailurePolicy tells a failure worth retrying from one that is not:
+//
+//   - a pod disrupted (evicted, preempted, its node drained) did not fail
+//     the phase, so it is replaced without using up a retry;
+//   - an exit code the Blueprint declares non-retryable fails the Job at
+//     once, whatever the retry count.
+//
+// Rules are evaluated in order, first match wins; anything else counts
+// against backoffLimit as usual.
+func (p Phase) podFailurePolicy() *batchv1.PodFailurePolicy {
+	rules := []batchv1.PodFailurePolicyRule{{
+		Action: batchv1.PodFailurePolicyActionIgnore,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{
+			Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+		}},
+	}}
+	if len(p.NonRetryableExitCodes) > 0 {
+		// The API wants the values sorted and unique.
+		codes := slices.Clone(p.NonRetryableExitCodes)
+		slices.Sort(codes)
+		rules = append(rules, batchv1.PodFailurePolicyRule{
+			Action: batchv1.PodFailurePolicyActionFailJob,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+				ContainerName: ptr.To(MainContainer),
+				Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+				Values:        slices.Compact(codes),
+			},
+		})
+	}
+	return &batchv1.PodFailurePolicy{Rules: rules}
+}
+
 func (p Phase) validate(s Settings) error {
 	var errs []error
 	if p.ActionSet.Name == "" || p.ActionSet.Namespace == "" || p.ActionSet.UID == "" {
@@ -210,6 +257,16 @@ func (p Phase) validate(s Settings) error {
 	}
 	if s.RunnerImage == "" {
 		errs = append(errs, errors.New("runner image is required"))
+	}
+	if p.Retries != nil && *p.Retries < 0 {
+		errs = append(errs, fmt.Errorf("retries must not be negative, got %d", *p.Retries))
+	}
+	for _, code := range p.NonRetryableExitCodes {
+		// 0 is success; the API refuses it in an In rule, and codes above
+		// 255 cannot be a process's exit status.
+		if code < 1 || code > 255 {
+			errs = append(errs, fmt.Errorf("nonRetryableExitCodes: %d is not an exit code of a failure (1-255)", code))
+		}
 	}
 	for _, c := range []*UserContainer{p.User, p.Background, p.Init} {
 		if c != nil && c.Image == "" {
@@ -265,7 +322,8 @@ func Build(p Phase, s Settings) (*batchv1.Job, error) {
 			}},
 		},
 		Spec: batchv1.JobSpec{
-			BackoffLimit: ptr.To(s.BackoffLimit),
+			BackoffLimit:     ptr.To(p.backoffLimit(s)),
+			PodFailurePolicy: p.podFailurePolicy(),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
 				Spec:       podSpec,

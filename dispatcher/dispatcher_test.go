@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
@@ -45,6 +46,11 @@ func (b *phaseBuilder) user(image string) *phaseBuilder {
 func (b *phaseBuilder) override(o map[string]any) *phaseBuilder { b.p.PodOverride = o; return b }
 func (b *phaseBuilder) podLabels(l map[string]string) *phaseBuilder {
 	b.p.PodLabels = l
+	return b
+}
+func (b *phaseBuilder) retries(n int32) *phaseBuilder { b.p.Retries = ptr.To(n); return b }
+func (b *phaseBuilder) nonRetryable(codes ...int32) *phaseBuilder {
+	b.p.NonRetryableExitCodes = codes
 	return b
 }
 func (b *phaseBuilder) obj() Phase { return b.p }
@@ -244,6 +250,9 @@ func TestBuildRejectsIncompleteInput(t *testing.T) {
 		{"no runner image", aPhase().obj(), Settings{}, "runner image"},
 		{"user container without image", aPhase().user("").obj(), settings, "names no image"},
 		{"background without a main user container", func() Phase { p := aPhase().obj(); p.Background = &UserContainer{Image: "b"}; return p }(), settings, "need a main user container"},
+		{"negative retries", aPhase().retries(-1).obj(), settings, "retries must not be negative"},
+		{"exit code 0 is not a failure", aPhase().nonRetryable(2, 0).obj(), settings, "nonRetryableExitCodes: 0"},
+		{"exit code above 255", aPhase().nonRetryable(256).obj(), settings, "nonRetryableExitCodes: 256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,4 +302,47 @@ func TestLabelValue(t *testing.T) {
 	assert.Len(t, long, MaxNameLength)
 	assert.Empty(t, validation.IsValidLabelValue(long))
 	assert.Empty(t, validation.IsValidLabelValue(labelValue("has spaces/and slashes")))
+}
+
+func TestRetriesAndPodFailurePolicy(t *testing.T) {
+	disruptionsDoNotCount := batchv1.PodFailurePolicyRule{
+		Action: batchv1.PodFailurePolicyActionIgnore,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{
+			Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+		}},
+	}
+	failAtOnceOn := func(codes ...int32) batchv1.PodFailurePolicyRule {
+		return batchv1.PodFailurePolicyRule{
+			Action: batchv1.PodFailurePolicyActionFailJob,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+				ContainerName: ptr.To(MainContainer), Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: codes,
+			},
+		}
+	}
+	tests := []struct {
+		name           string
+		controllerWide int32
+		phase          Phase
+		wantBackoff    int32
+		wantRules      []batchv1.PodFailurePolicyRule
+	}{
+		{"controller-wide retries", 2, aPhase().obj(), 2, []batchv1.PodFailurePolicyRule{disruptionsDoNotCount}},
+		{"the phase's own retries win", 2, aPhase().retries(5).obj(), 5, []batchv1.PodFailurePolicyRule{disruptionsDoNotCount}},
+		{"zero retries of its own", 3, aPhase().retries(0).obj(), 0, []batchv1.PodFailurePolicyRule{disruptionsDoNotCount}},
+		{"non-retryable codes sorted and unique", 0, aPhase().retries(4).nonRetryable(42, 3, 42).obj(), 4,
+			[]batchv1.PodFailurePolicyRule{disruptionsDoNotCount, failAtOnceOn(3, 42)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := settings
+			s.BackoffLimit = tt.controllerWide
+			job, err := Build(tt.phase, s)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantBackoff, *job.Spec.BackoffLimit)
+			require.NotNil(t, job.Spec.PodFailurePolicy)
+			assert.Equal(t, tt.wantRules, job.Spec.PodFailurePolicy.Rules)
+			// podFailurePolicy is only allowed with restartPolicy Never.
+			assert.Equal(t, corev1.RestartPolicyNever, job.Spec.Template.Spec.RestartPolicy)
+		})
+	}
 }

@@ -238,6 +238,38 @@ type Phase struct {
 	// Progress of the phase.
 	// +optional
 	Progress *PhaseProgress `json:"progress,omitempty"`
+	// Attempts are the phase's pods, oldest first: one per try when the
+	// phase is retried. Recorded when an attempt fails and when the phase
+	// ends (Baton only).
+	// +optional
+	Attempts []PhaseAttempt `json:"attempts,omitempty"`
+}
+
+// PhaseAttempt is one try of a phase: one pod of its Job.
+type PhaseAttempt struct {
+	// Pod that ran the attempt; empty when the pod was gone before its end
+	// was recorded (deleted or evicted).
+	// +optional
+	Pod string `json:"pod,omitempty"`
+	// State of the attempt: running, complete or failed.
+	// +optional
+	State State `json:"state,omitempty"`
+	// ExitCode of the phase's main container, once it exited.
+	// +optional
+	ExitCode *int32 `json:"exitCode,omitempty"`
+	// Message says why the attempt failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Disrupted is set when the pod was evicted, preempted or lost with its
+	// node: the attempt was replaced without counting against the retries.
+	// +optional
+	Disrupted bool `json:"disrupted,omitempty"`
+	// StartTime is when the attempt's pod was created.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// FinishTime is when its main container exited.
+	// +optional
+	FinishTime *metav1.Time `json:"finishTime,omitempty"`
 }
 
 // PhaseProgress is the progress of one phase.

@@ -83,6 +83,27 @@ type BlueprintPhase struct {
 	// Kanister's schema.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// Retries is how many times a failed attempt of the phase is run again
+	// before the phase fails (its Job's backoffLimit; the Job controller
+	// waits 10 s, 20 s, 40 s, … up to 6 min between attempts). Unset: the
+	// controller's --phase-retries (default 0). The phase's timeout bounds
+	// all its attempts together. A pod evicted or preempted (a disruption,
+	// not a failure of the phase) is replaced without counting. Baton's
+	// addition to Kanister's schema.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=20
+	// +optional
+	Retries *int32 `json:"retries,omitempty"`
+	// NonRetryableExitCodes fail the phase at once, whatever Retries says,
+	// when its main container exits with one of them (the Job's
+	// podFailurePolicy), e.g. a backup tool's "bad configuration" code.
+	// Baton's addition to Kanister's schema.
+	// +kubebuilder:validation:MaxItems=255
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=255
+	// +listType=set
+	// +optional
+	NonRetryableExitCodes []int32 `json:"nonRetryableExitCodes,omitempty"`
 }
 
 // BlueprintList is a list of Blueprints.
