@@ -32,6 +32,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	crevent "sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
@@ -69,6 +72,16 @@ type Reconciler struct {
 	// MaxConcurrentReconciles is how many ActionSets are reconciled at
 	// once (controller-runtime's default, 1, when zero).
 	MaxConcurrentReconciles int
+	// Limits caps the ActionSets running at once; the rest wait, queued.
+	Limits Limits
+	// HistoryLimit keeps at most this many ended ActionSets in each
+	// namespace, deleting the oldest (with their Jobs, pods and Secrets);
+	// zero keeps them all.
+	HistoryLimit int
+
+	queue *admissionQueue
+	// wake enqueues queued ActionSets when a slot frees.
+	wake chan crevent.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=baton.dev,resources=actionsets,verbs=get;list;watch;update;patch;delete
@@ -85,30 +98,48 @@ type Reconciler struct {
 // SetupWithManager registers the controller: it watches ActionSets and the
 // Jobs they own, nothing on a timer.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&batonv1.ActionSet{}).
 		Owns(&batchv1.Job{}).
 		Named("actionset").
-		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
-		Complete(r)
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles})
+	if r.Limits.enabled() {
+		r.queue = newAdmissionQueue(r.Limits)
+		r.wake = make(chan crevent.GenericEvent)
+		b = b.WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
 }
 
 // Reconcile moves one ActionSet forward and writes its status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var as batonv1.ActionSet
 	if err := r.Get(ctx, req.NamespacedName, &as); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Deleted, perhaps while running: its slot is free.
+			r.wakeQueued(ctx)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !as.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	if as.Status.State.IsTerminal() {
+		// Also when its end was just written: the cache now shows it ended,
+		// which the reconcile that ended it could not count on.
+		r.wakeQueued(ctx)
+		r.pruneHistory(ctx, as.Namespace)
 		return r.expire(ctx, &as)
 	}
 	before := as.Status.DeepCopy()
 	run := &actionSetRun{r: r, ctx: ctx, as: &as, started: time.Now(), blueprints: map[string]*batonv1.Blueprint{}, referents: map[int]render.Params{}}
 
 	var events []event
+	if len(as.Status.Actions) == 0 {
+		if wait, result, err := r.holdBack(ctx, &as, before); wait {
+			return result, err
+		}
+	}
 	if len(as.Status.Actions) == 0 {
 		if err := run.initialise(); err != nil {
 			as.Status.State = batonv1.StateFailed
@@ -150,6 +181,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if as.Status.State.IsTerminal() && !before.State.IsTerminal() {
 		r.deleteDataPods(ctx, &as)
+		r.wakeQueued(ctx, &as)
+		r.pruneHistory(ctx, as.Namespace)
 		actionSetDuration.WithLabelValues(string(as.Status.State)).Observe(time.Since(as.CreationTimestamp.Time).Seconds())
 	}
 	// Events and metrics only once the status they describe is stored.
@@ -219,11 +252,7 @@ func (r *Reconciler) expire(ctx context.Context, as *batonv1.ActionSet) (ctrl.Re
 	if ttl <= 0 && as.Spec.TTLSecondsAfterFinished == nil {
 		return ctrl.Result{}, nil
 	}
-	ended := as.CreationTimestamp.Time
-	if c := meta.FindStatusCondition(as.Status.Conditions, ConditionComplete); c != nil {
-		ended = c.LastTransitionTime.Time
-	}
-	if left := time.Until(ended.Add(ttl)); left > 0 {
+	if left := time.Until(endedAt(as).Add(ttl)); left > 0 {
 		return ctrl.Result{RequeueAfter: left}, nil
 	}
 	err := r.Delete(ctx, as, client.PropagationPolicy(metav1.DeletePropagationBackground))
@@ -231,6 +260,15 @@ func (r *Reconciler) expire(ctx context.Context, as *batonv1.ActionSet) (ctrl.Re
 		log.FromContext(ctx).Info("deleted: its time to live after it ended passed", "ttl", ttl)
 	}
 	return ctrl.Result{}, client.IgnoreNotFound(err)
+}
+
+// endedAt is when an ended ActionSet ended: its Complete condition last
+// changed then.
+func endedAt(as *batonv1.ActionSet) time.Time {
+	if c := meta.FindStatusCondition(as.Status.Conditions, ConditionComplete); c != nil {
+		return c.LastTransitionTime.Time
+	}
+	return as.CreationTimestamp.Time
 }
 
 // deleteDataPods removes the data pods phases of as started in other
@@ -284,6 +322,12 @@ func summarise(as *batonv1.ActionSet) {
 		}
 		if as.Status.Error != nil {
 			cond.Message = as.Status.Error.Message
+		}
+	case batonv1.StateQueued:
+		// The queue's words, set where it held the ActionSet back.
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionUnknown, "Queued", "waiting for a free slot"
+		if c := meta.FindStatusCondition(as.Status.Conditions, ConditionComplete); c != nil && c.Reason == "Queued" {
+			cond.Message = c.Message
 		}
 	default:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionUnknown, "Running", "phase "+running
@@ -744,7 +788,7 @@ func (run *actionSetRun) expired() (string, bool) {
 // untilExpiry is how long a running ActionSet with a timeout has left: the
 // reconcile is asked for again then, as no Job event may come in time.
 func untilExpiry(as *batonv1.ActionSet) time.Duration {
-	if as.Spec.Timeout == nil || as.Spec.Timeout.Duration <= 0 || as.Status.State != batonv1.StateRunning {
+	if as.Spec.Timeout == nil || as.Spec.Timeout.Duration <= 0 || (as.Status.State != batonv1.StateRunning && as.Status.State != batonv1.StateQueued) {
 		return 0
 	}
 	left := time.Until(as.CreationTimestamp.Add(as.Spec.Timeout.Duration))

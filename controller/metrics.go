@@ -61,11 +61,11 @@ func (c *actionSetCounter) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var list batonv1.ActionSetList
-	if err := c.reader.List(ctx, &list); err != nil {
+	if err := c.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
-	counts := map[batonv1.State]float64{batonv1.StatePending: 0, batonv1.StateRunning: 0, batonv1.StateComplete: 0,
+	counts := map[batonv1.State]float64{batonv1.StatePending: 0, batonv1.StateQueued: 0, batonv1.StateRunning: 0, batonv1.StateComplete: 0,
 		batonv1.StateFailed: 0, batonv1.StateCancelled: 0}
 	for _, as := range list.Items {
 		state := as.Status.State

@@ -70,6 +70,8 @@ const (
 
 	specVolume  = "baton-phase"
 	toolsVolume = "baton-tools"
+	// scratchVolume is the runner's writable /tmp.
+	scratchVolume = "baton-tmp"
 	// MainContainer runs the phase; its termination message carries outputs.
 	MainContainer = "phase"
 	initContainer = "baton-tools"
@@ -361,10 +363,17 @@ func (p Phase) podSpec(s Settings) corev1.PodSpec {
 	runArgs := []string{"run", "--phase-dir=" + PhaseSpecDir}
 
 	if p.User == nil {
+		// Only the runner runs here: the pod meets the restricted Pod
+		// Security Standard.
+		spec.SecurityContext.RunAsNonRoot = ptr.To(true)
+		spec.SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: scratchVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		spec.Containers = []corev1.Container{{
 			Name: MainContainer, Image: s.RunnerImage, ImagePullPolicy: s.ImagePullPolicy,
-			Args: runArgs, Env: env, VolumeMounts: []corev1.VolumeMount{specMount},
+			Args: runArgs, Env: env,
+			VolumeMounts:             []corev1.VolumeMount{specMount, {Name: scratchVolume, MountPath: "/tmp"}},
 			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+			SecurityContext:          runnerSecurityContext(),
 		}}
 		return spec
 	}
@@ -376,6 +385,9 @@ func (p Phase) podSpec(s Settings) corev1.PodSpec {
 	spec.InitContainers = []corev1.Container{{
 		Name: initContainer, Image: s.RunnerImage, ImagePullPolicy: s.ImagePullPolicy,
 		Args: []string{"install", ToolsDir}, VolumeMounts: []corev1.VolumeMount{toolsMount},
+		// The user's image decides how the phase itself runs; the copy of
+		// the runner into it needs no privilege at all.
+		SecurityContext: runnerSecurityContext(),
 	}}
 	mounts := []corev1.VolumeMount{specMount, toolsMount}
 	if p.Shared != nil {
@@ -404,6 +416,22 @@ func (p Phase) podSpec(s Settings) corev1.PodSpec {
 		spec.Containers = append(spec.Containers, userContainer(BackgroundContainer, p.Background, BackgroundContainer))
 	}
 	return spec
+}
+
+// runnerSecurityContext is how containers of the runner image run: as its
+// non-root user, with no capability, no privilege escalation and a
+// read-only root filesystem (the runner writes nothing but /tmp, an
+// emptyDir, and restic runs without a cache).
+func runnerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr.To(true),
+		RunAsUser:                ptr.To[int64](runnerUID),
+		RunAsGroup:               ptr.To[int64](runnerUID),
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
 }
 
 // ApplyPodOverride merges override into spec the way `kubectl patch

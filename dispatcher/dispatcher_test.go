@@ -346,3 +346,29 @@ func TestRetriesAndPodFailurePolicy(t *testing.T) {
 		})
 	}
 }
+
+// Containers of the runner image run as the restricted Pod Security
+// Standard asks, in runner phases and in the tools copy of user phases.
+func TestRunnerContainersAreRestricted(t *testing.T) {
+	restricted := func(t *testing.T, c corev1.Container) {
+		t.Helper()
+		sc := c.SecurityContext
+		require.NotNil(t, sc, c.Name)
+		assert.Equal(t, ptr.To(true), sc.RunAsNonRoot, c.Name)
+		assert.Equal(t, ptr.To(false), sc.AllowPrivilegeEscalation, c.Name)
+		assert.Equal(t, ptr.To(true), sc.ReadOnlyRootFilesystem, c.Name)
+		assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop, c.Name)
+		assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, sc.SeccompProfile.Type, c.Name)
+	}
+	runnerJob, err := Build(aPhase().obj(), settings)
+	require.NoError(t, err)
+	restricted(t, runnerJob.Spec.Template.Spec.Containers[0])
+	assert.Equal(t, ptr.To(true), runnerJob.Spec.Template.Spec.SecurityContext.RunAsNonRoot)
+	assert.Contains(t, runnerJob.Spec.Template.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: scratchVolume, MountPath: "/tmp"},
+		"a writable /tmp on a read-only root")
+
+	userJob, err := Build(aPhase().user("postgres:16").obj(), settings)
+	require.NoError(t, err)
+	restricted(t, userJob.Spec.Template.Spec.InitContainers[0])
+	assert.Nil(t, userJob.Spec.Template.Spec.Containers[0].SecurityContext, "the user's image runs as it was built to")
+}

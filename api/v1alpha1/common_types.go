@@ -38,12 +38,16 @@ type Artifact struct {
 }
 
 // State is where an ActionSet, or one of its phases, is in its run.
-// +kubebuilder:validation:Enum=pending;running;failed;complete;cancelled
+// +kubebuilder:validation:Enum=pending;queued;running;failed;complete;cancelled
 type State string
 
 const (
 	// StatePending: not started yet.
 	StatePending State = "pending"
+	// StateQueued: an ActionSet waiting for the controller to run fewer
+	// ActionSets (its --max-running-actionsets limits); it starts, in
+	// creation order, when one ends. Baton only.
+	StateQueued State = "queued"
 	// StateRunning: started and not finished.
 	StateRunning State = "running"
 	// StateFailed: finished unsuccessfully.
