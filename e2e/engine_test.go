@@ -62,7 +62,7 @@ func (e *engine) create(t testing.TB, objs ...client.Object) {
 		if o.GetNamespace() == "" {
 			o.SetNamespace(batonNamespace)
 		}
-		require.NoError(t, e.c.Create(context.Background(), o), "create %T %s", o, o.GetName())
+		require.NoError(t, e.createThroughWebhook(context.Background(), o), "create %T %s", o, o.GetName())
 		obj := o
 		t.Cleanup(func() {
 			_ = e.c.Delete(context.Background(), obj, client.PropagationPolicy(metav1.DeletePropagationBackground))
@@ -212,11 +212,17 @@ func TestFailingPhaseStopsSiblingAndRunsDeferPhase(t *testing.T) {
 	assert.NoError(t, err, "job %s and its pod should be deleted", slowJob)
 }
 
-// (h) a canary secret value never appears in any Job, Pod or Event.
-func TestSecretsStayOutOfJobsPodsAndEvents(t *testing.T) {
+// (h) A canary Secret value and a Profile's secret key, both used by
+// phases, never appear in any Job, Pod or Event of the cluster, in any
+// ActionSet, in any log line of the phases or the controller, or in the
+// controller's metrics.
+func TestSecretsStayOutOfJobsPodsEventsLogsAndMetrics(t *testing.T) {
 	t.Parallel()
 	e := connectEngine(t)
 	canary := "canary-" + rand.String(16)
+	s3 := e.s3ForPods(t)
+	profile := uniqueName("canary-profile")
+	e.profileFor(t, s3, profile, "canary", "")
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("canary")}, StringData: map[string]string{"value": canary}}
 	bp := &batonv1.Blueprint{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("secret")},
@@ -224,25 +230,39 @@ func TestSecretsStayOutOfJobsPodsAndEvents(t *testing.T) {
 			SecretNames: []string{"creds"},
 			Phases: []batonv1.BlueprintPhase{
 				kubeTask("uses-secret", `test "{{ .Secrets.creds.Data.value | toString }}" = "$(cat /var/run/baton/phase/phase.json | grep -o canary-[a-z0-9]* | head -1)" && echo "secret reached the phase"`),
+				kubeTask("uses-profile", `echo hello | kando location push --path canary.txt - && echo "pushed with the profile"`),
 				kubeTask("fails-with-secret", `echo "failing"; exit 1 # {{ .Secrets.creds.Data.value | toString }}`),
 			},
 		}},
 	}
 	as := namespaceActionSet(uniqueName("secret"), bp.Name, "use")
 	as.Spec.Actions[0].Secrets = map[string]batonv1.ObjectReference{"creds": {Name: secret.Name, Namespace: batonNamespace}}
+	as.Spec.Actions[0].Profile = &batonv1.ObjectReference{Name: profile, Namespace: batonNamespace}
 	e.create(t, secret, bp, as)
 
 	got := e.waitFinished(t, as.Name)
 	require.Equal(t, batonv1.StateFailed, got.Status.State)
 	require.Len(t, got.Status.Actions, 1, "the ActionSet failed before running: %+v", got.Status.Error)
 	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].Phases[0].State, "the secret reached the phase")
+	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].Phases[1].State, "the profile's credentials worked in the phase")
 
-	for _, kind := range []string{"jobs", "pods", "events"} {
-		out := e.kubectl(t, "get", kind, "-n", batonNamespace, "-o", "yaml")
-		assert.NotContains(t, out, canary, "the canary leaked into %s", kind)
+	secrets := map[string]string{"the canary Secret value": canary, "the Profile's secret key": s3.SecretKey}
+	surfaces := map[string]string{
+		"Jobs":       e.kubectl(t, "get", "jobs", "-A", "-o", "yaml"),
+		"Pods":       e.kubectl(t, "get", "pods", "-A", "-o", "yaml"),
+		"Events":     e.kubectl(t, "get", "events", "-A", "-o", "yaml"),
+		"ActionSets": e.kubectl(t, "get", "actionsets", "-A", "-o", "yaml"),
+		"phase logs": e.kubectl(t, "logs", "-n", batonNamespace, "-l", dispatcher.LabelActionSet+"="+as.Name, "--all-containers", "--prefix", "--tail=-1"),
+		"controller logs": e.kubectl(t, "logs", "-n", batonNamespace, "-l", controllerSelector, "--all-containers", "--prefix", "--tail=-1",
+			"--max-log-requests=10"),
+		"metrics": fmt.Sprint(e.scrapeMetrics(t)),
 	}
-	statusYAML := e.kubectl(t, "get", "actionset", as.Name, "-n", batonNamespace, "-o", "yaml")
-	assert.NotContains(t, statusYAML, canary, "the canary leaked into the ActionSet")
+	assert.Contains(t, surfaces["phase logs"], "pushed with the profile", "the phase logs were read")
+	for what, value := range secrets {
+		for where, text := range surfaces {
+			assert.NotContains(t, text, value, "%s leaked into %s", what, where)
+		}
+	}
 }
 
 // phaseJobs maps phase name -> Job name for an ActionSet.

@@ -17,7 +17,7 @@ import (
 
 // scrapeMetrics reads the controller's /metrics through the API server's
 // pod proxy and returns each sample line's value by its name and labels.
-func (e *engine) scrapeMetrics(t *testing.T) map[string]float64 {
+func (e *engine) scrapeMetrics(t testing.TB) map[string]float64 {
 	t.Helper()
 	pods, err := e.client.CoreV1().Pods(batonNamespace).List(context.Background(), metav1.ListOptions{
 		LabelSelector: "app.kubernetes.io/name=baton,app.kubernetes.io/component=controller", FieldSelector: "status.phase=Running"})
