@@ -34,8 +34,8 @@ import (
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	crevent "sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
 	"github.com/batonhq/baton/dispatcher"
@@ -72,6 +72,9 @@ type Reconciler struct {
 	// MaxConcurrentReconciles is how many ActionSets are reconciled at
 	// once (controller-runtime's default, 1, when zero).
 	MaxConcurrentReconciles int
+	// written spots reconciles that read an ActionSet older than the
+	// controller's own last status write (freshness.go).
+	written writtenVersions
 	// Limits caps the ActionSets running at once; the rest wait, queued.
 	Limits Limits
 	// HistoryLimit keeps at most this many ended ActionSets in each
@@ -84,20 +87,29 @@ type Reconciler struct {
 	wake chan crevent.GenericEvent
 }
 
-// +kubebuilder:rbac:groups=baton.dev,resources=actionsets,verbs=get;list;watch;update;patch;delete
-// +kubebuilder:rbac:groups=baton.dev,resources=actionsets/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=baton.dev,resources=blueprints;profiles,verbs=get;list;watch
+// The controller's RBAC, as narrow as its work (docs/install.md explains
+// each rule): it caches only ActionSets, Blueprints and Jobs (list/watch);
+// everything an ActionSet refers to is read with get (pods also listed, by
+// a workload's selector, and deleted when they are data pods left behind).
+//
+// +kubebuilder:rbac:groups=baton.dev,resources=actionsets,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=baton.dev,resources=actionsets/status,verbs=get;update
+// +kubebuilder:rbac:groups=baton.dev,resources=blueprints,verbs=get;list;watch
+// +kubebuilder:rbac:groups=baton.dev,resources=profiles,verbs=get
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
-// +kubebuilder:rbac:groups="",resources=pods;configmaps;namespaces;persistentvolumeclaims;serviceaccounts,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;namespaces;persistentvolumeclaims;serviceaccounts,verbs=get
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get
 
 // SetupWithManager registers the controller: it watches ActionSets and the
 // Jobs they own, nothing on a timer.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexJobs(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&batonv1.ActionSet{}).
 		Owns(&batchv1.Job{}).
@@ -116,12 +128,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var as batonv1.ActionSet
 	if err := r.Get(ctx, req.NamespacedName, &as); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.written.forget(req.NamespacedName)
 			// Deleted, perhaps while running: its slot is free.
 			r.wakeQueued(ctx)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !as.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if r.written.stale(&as) {
+		// The cache has not seen our last write yet; its watch event
+		// brings the reconcile that acts on it.
 		return ctrl.Result{}, nil
 	}
 	if as.Status.State.IsTerminal() {
@@ -295,7 +313,11 @@ func (r *Reconciler) writeStatus(ctx context.Context, as *batonv1.ActionSet, bef
 	if equality.Semantic.DeepEqual(before, &as.Status) {
 		return nil
 	}
-	return r.Status().Update(ctx, as)
+	if err := r.Status().Update(ctx, as); err != nil {
+		return err
+	}
+	r.written.wrote(as)
+	return nil
 }
 
 // summarise derives progress, observedGeneration and the condition.
@@ -505,7 +527,7 @@ const profileCheckTimeout = 20 * time.Second
 func (run *actionSetRun) loadJobs() error {
 	var jobs batchv1.JobList
 	if err := run.r.List(run.ctx, &jobs, client.InNamespace(run.as.Namespace),
-		client.MatchingLabels{dispatcher.LabelActionSetUID: string(run.as.UID)}); err != nil {
+		client.MatchingFields{jobsByActionSet: string(run.as.UID)}); err != nil {
 		return err
 	}
 	run.jobs = map[string]*batchv1.Job{}

@@ -178,7 +178,7 @@ func TestPlanIsWhatTheReconcilerCreates(t *testing.T) {
 	as.GenerateName, as.Name, as.UID = "", "backup-abcde", "0b6c0c1e-1111-2222-3333-444455556666"
 	as.CreationTimestamp = metav1.NewTime(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	c := fake.NewClientBuilder().WithScheme(planScheme(t)).WithObjects(append(planObjects(), as)...).
-		WithStatusSubresource(&batonv1.ActionSet{}).Build()
+		WithStatusSubresource(&batonv1.ActionSet{}).WithIndex(&batchv1.Job{}, jobsByActionSet, actionSetUIDOf).Build()
 	r := &Reconciler{Client: c, APIReader: c, Scheme: c.Scheme(), Recorder: record.NewFakeRecorder(100), Settings: planSettings}
 	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(as)})
 	require.NoError(t, err)

@@ -33,7 +33,13 @@ type Problem struct {
 	// Where is the action and phase ("backup/dump"), or the action alone.
 	Where string
 	// Field is the field within it ("args.command[2]"), if any.
-	Field   string
+	Field string
+	// Path is the field's whole path in the Blueprint
+	// ("actions.backup.phases[2].args.command[2]"): Where names phases by
+	// name, which reads better in a list of problems, but an admission
+	// error names a field the way the API server does, from the object's
+	// root, which stays exact when two phases share a name.
+	Path    string
 	Message string
 }
 
@@ -150,33 +156,47 @@ func Check(bp *batonv1.Blueprint) []Problem {
 		name = "(no name)"
 	}
 	var problems []Problem
-	report := func(where, field, format string, args ...any) {
-		problems = append(problems, Problem{Blueprint: name, Where: where, Field: field, Message: fmt.Sprintf(format, args...)})
+	report := func(at loc, field, format string, args ...any) {
+		problems = append(problems, Problem{Blueprint: name, Where: at.where, Field: field, Path: joinPath(at.path, field),
+			Message: fmt.Sprintf(format, args...)})
 	}
 	if bp.Name == "" {
-		report("", "metadata.name", "is empty")
+		report(loc{}, "metadata.name", "is empty")
 	}
 	if len(bp.Actions) == 0 {
-		report("", "actions", "the Blueprint has no actions")
+		report(loc{}, "actions", "the Blueprint has no actions")
 	}
 	for _, actionName := range sortedKeys(bp.Actions) {
 		action := bp.Actions[actionName]
-		c := actionChecker{action: actionName, spec: &action, report: report}
+		c := actionChecker{action: actionName, at: loc{where: actionName, path: "actions." + actionName}, spec: &action, report: report}
 		c.check()
 	}
 	return problems
 }
 
+// loc is where a problem is: Problem.Where, and the path of the object
+// (action or phase) it is in, which Problem.Path starts with.
+type loc struct{ where, path string }
+
+func joinPath(base, field string) string {
+	if base == "" || field == "" {
+		return base + field
+	}
+	return base + "." + field
+}
+
 type actionChecker struct {
 	action string
+	// at is the action itself.
+	at     loc
 	spec   *batonv1.BlueprintAction
-	report func(where, field, format string, args ...any)
+	report func(at loc, field, format string, args ...any)
 }
 
 func (c actionChecker) check() {
 	a := c.spec
 	if len(a.Phases) == 0 && a.DeferPhase == nil {
-		c.report(c.action, "phases", "the action has no phases")
+		c.report(c.at, "phases", "the action has no phases")
 	}
 	seen := map[string]string{}
 	all := make([]string, 0, len(a.Phases)+1)
@@ -191,40 +211,42 @@ func (c actionChecker) check() {
 	for i, p := range a.Phases {
 		// A phase reads the outputs of the phases before it, and its own
 		// objects (.Phases.<itself>.Secrets).
-		c.checkPhase(p, c.where(p.Name, fmt.Sprintf("phases[%d]", i)), all[:i+1])
+		c.checkPhase(p, c.phase(p.Name, fmt.Sprintf("phases[%d]", i)), all[:i+1])
 	}
 	if a.DeferPhase != nil {
-		c.checkPhase(*a.DeferPhase, c.where(a.DeferPhase.Name, "deferPhase"), all)
+		c.checkPhase(*a.DeferPhase, c.phase(a.DeferPhase.Name, "deferPhase"), all)
 	}
 	for _, artifact := range sortedKeys(a.OutputArtifacts) {
 		art := a.OutputArtifacts[artifact]
 		for _, k := range sortedKeys(art.KeyValue) {
-			c.checkTemplate(c.action, fmt.Sprintf("outputArtifacts.%s.keyValue.%s", artifact, k), art.KeyValue[k], all)
+			c.checkTemplate(c.at, fmt.Sprintf("outputArtifacts.%s.keyValue.%s", artifact, k), art.KeyValue[k], all)
 		}
-		c.checkTemplate(c.action, fmt.Sprintf("outputArtifacts.%s.kopiaSnapshot", artifact), art.KopiaSnapshot, all)
+		c.checkTemplate(c.at, fmt.Sprintf("outputArtifacts.%s.kopiaSnapshot", artifact), art.KopiaSnapshot, all)
 	}
 }
 
-func (c actionChecker) where(phase, fallback string) string {
-	if phase == "" {
-		phase = fallback
+// phase locates a phase: by its name in Where ("backup/dump"), by its field
+// in Path ("actions.backup.phases[0]").
+func (c actionChecker) phase(name, field string) loc {
+	if name == "" {
+		name = field
 	}
-	return c.action + "/" + phase
+	return loc{where: c.action + "/" + name, path: c.at.path + "." + field}
 }
 
 func (c actionChecker) checkName(name, field string, seen map[string]string) {
 	if name == "" {
-		c.report(c.action, field+".name", "the phase has no name")
+		c.report(c.at, field+".name", "the phase has no name")
 		return
 	}
 	if first, dup := seen[name]; dup {
-		c.report(c.action, field+".name", "phase name %q is also the name of %s", name, first)
+		c.report(c.at, field+".name", "phase name %q is also the name of %s", name, first)
 		return
 	}
 	seen[name] = field
 }
 
-func (c actionChecker) checkPhase(p batonv1.BlueprintPhase, where string, phases []string) {
+func (c actionChecker) checkPhase(p batonv1.BlueprintPhase, where loc, phases []string) {
 	spec, known := functions.Catalog[p.Func]
 	switch {
 	case p.Func == "":
@@ -271,7 +293,7 @@ func (c actionChecker) checkPhase(p batonv1.BlueprintPhase, where string, phases
 	c.checkValue(where, "args", map[string]any(p.Args), phases)
 }
 
-func (c actionChecker) checkArgs(p batonv1.BlueprintPhase, where string, spec functions.ArgSpec) {
+func (c actionChecker) checkArgs(p batonv1.BlueprintPhase, where loc, spec functions.ArgSpec) {
 	given := func(name string) bool {
 		v, ok := p.Args[name]
 		return ok && v != nil
@@ -320,7 +342,7 @@ func quoteAll(names []string) string {
 
 // checkValue checks every template in a JSON-like value, map keys
 // included (render.Value renders them too).
-func (c actionChecker) checkValue(where, field string, v any, phases []string) {
+func (c actionChecker) checkValue(where loc, field string, v any, phases []string) {
 	switch t := v.(type) {
 	case string:
 		c.checkTemplate(where, field, t, phases)
@@ -340,7 +362,7 @@ func (c actionChecker) checkValue(where, field string, v any, phases []string) {
 
 // checkTemplate parses one template as the controller would render it and
 // checks what it reads of the action's parameters.
-func (c actionChecker) checkTemplate(where, field, text string, phases []string) {
+func (c actionChecker) checkTemplate(where loc, field, text string, phases []string) {
 	if !strings.Contains(text, "{{") {
 		return
 	}

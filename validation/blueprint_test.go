@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	batonv1 "github.com/batonhq/baton/api/v1alpha1"
 )
 
 // The Blueprints the repository ships and the e2e suite runs (Kanister's
@@ -199,4 +201,35 @@ func TestBadBlueprints(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// Path names each problem's field from the Blueprint's root, by index, even
+// where two phases share a name (admission errors quote it).
+func TestProblemPaths(t *testing.T) {
+	bps, problems := Decode("test.yaml", []byte(header+`actions:
+  backup:
+    phases:
+    - {func: KubeTask, name: dump, args: {image: i, command: [c]}}
+    - {func: KubeTask, name: dump, args: {image: "{{ if }}"}}
+    deferPhase: {func: Nope}
+    outputArtifacts:
+      out: {keyValue: {x: "{{ .Phases.none.Output.x }}"}}
+`))
+	require.Empty(t, problems)
+	var got []string
+	for _, p := range Check(bps[0]) {
+		got = append(got, p.Path)
+	}
+	assert.Equal(t, []string{
+		"actions.backup.phases[1].name",
+		"actions.backup.deferPhase.name",
+		"actions.backup.phases[1].args.command",
+		"actions.backup.phases[1].args.image",
+		"actions.backup.deferPhase.func",
+		"actions.backup.outputArtifacts.out.keyValue.x",
+	}, got)
+	empty := Check(&batonv1.Blueprint{})
+	require.Len(t, empty, 2)
+	assert.Equal(t, "metadata.name", empty[0].Path)
+	assert.Equal(t, "actions", empty[1].Path)
 }

@@ -44,6 +44,14 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "health and readiness probes")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader, for more than one replica")
 	flag.DurationVar(&defaultTTL, "actionset-ttl", 0, "delete ended ActionSets (and their Jobs) this long after they ended, unless they set ttlSecondsAfterFinished (0: keep them)")
+	var tune tuning
+	tune.bindFlags(flag.CommandLine)
+	var limits limitFlags
+	limits.bindFlags(flag.CommandLine)
+	var leader leaderFlags
+	leader.bindFlags(flag.CommandLine)
+	var hooks webhookOptions
+	hooks.bindFlags(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -52,13 +60,13 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("baton")
 
-	if err := run(namespaces, metricsAddr, probeAddr, leaderElect, defaultTTL, settings); err != nil {
+	if err := run(namespaces, metricsAddr, probeAddr, leaderElect, defaultTTL, settings, tune, limits, leader, hooks); err != nil {
 		log.Error(err, "controller stopped")
 		os.Exit(1)
 	}
 }
 
-func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, defaultTTL time.Duration, settings dispatcher.Settings) error {
+func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, defaultTTL time.Duration, settings dispatcher.Settings, tune tuning, limits limitFlags, leader leaderFlags, hooks webhookOptions) error {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -66,7 +74,7 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, defaultTTL
 	if err := batonv1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	cacheOpts := cache.Options{}
+	cacheOpts := controller.CacheOptions()
 	if namespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range strings.Split(namespaces, ",") {
@@ -76,14 +84,19 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, defaultTTL
 		}
 	}
 	cfg := ctrl.GetConfigOrDie()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	tune.apply(cfg)
+	opts := ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  cacheOpts,
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "baton-controller.baton.dev",
-	})
+		PprofBindAddress:       tune.pprofAddr,
+		WebhookServer:          hooks.server(),
+	}
+	leader.apply(&opts)
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
@@ -97,7 +110,10 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, defaultTTL
 		Settings:     settings,
 		DefaultTTL:   defaultTTL,
 		CheckProfile: controller.CheckProfileBucket,
+
+		MaxConcurrentReconciles: tune.maxConcurrentReconciles,
 	}
+	limits.apply(r)
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -114,6 +130,9 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, defaultTTL
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
+	}
+	if err := hooks.setup(mgr, kube); err != nil {
+		return fmt.Errorf("admission webhook: %w", err)
 	}
 	ctrl.Log.Info("starting", "version", version.Version, "runnerImage", settings.RunnerImage, "namespaces", namespaces)
 	return mgr.Start(ctrl.SetupSignalHandler())

@@ -101,10 +101,11 @@ func strs(v any) []string {
 
 func TestChartDefaultArgs(t *testing.T) {
 	_, spec, c := deployment(t, namespace)
-	if got, want := strs(c["args"]), []string{"--runner-image=baton.local/runner:dev", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080"}; !reflect.DeepEqual(got, want) {
+	if got, want := strs(c["args"]), []string{"--runner-image=baton.local/runner:dev", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080", "--leader-elect"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("args %q, want %q", got, want)
 	}
-	if spec["replicas"] != float64(1) || c["image"] != "baton.local/controller:dev" {
+	// Two replicas, one leader: a standby takes over when the leader dies.
+	if spec["replicas"] != float64(2) || c["image"] != "baton.local/controller:dev" {
 		t.Errorf("replicas %v image %v", spec["replicas"], c["image"])
 	}
 	if _, ok := c["imagePullPolicy"]; ok {
@@ -197,5 +198,53 @@ func TestChartSetFlags(t *testing.T) {
 	}
 	if spec["replicas"] != float64(3) || c["image"] != "baton.local/controller:abc" {
 		t.Errorf("replicas %v image %v", spec["replicas"], c["image"])
+	}
+}
+
+// webhook.enabled=false leaves out the admission webhook and everything it
+// needs, and turns it off in the controller.
+func TestChartWebhookDisabled(t *testing.T) {
+	objs, spec, c := deployment(t, namespace, "--set", "webhook.enabled=false")
+	for _, k := range []Key{
+		{Kind: "Service", Namespace: namespace, Name: "baton-webhook"},
+		{Kind: "ValidatingWebhookConfiguration", Name: "baton-validation"},
+		{Kind: "ClusterRole", Name: "baton-controller-webhook"},
+		{Kind: "ClusterRoleBinding", Name: "baton-controller-webhook"},
+		{Kind: "Role", Namespace: namespace, Name: "baton-controller-webhook"},
+		{Kind: "RoleBinding", Namespace: namespace, Name: "baton-controller-webhook"},
+	} {
+		if _, ok := objs[k]; ok {
+			t.Errorf("webhook.enabled=false still renders %s", k)
+		}
+	}
+	if got := strs(c["args"]); got[len(got)-1] != "--webhook-port=0" {
+		t.Errorf("args %q, want --webhook-port=0 last", got)
+	}
+	for _, p := range c["ports"].([]any) {
+		if p.(map[string]any)["name"] == "webhook" {
+			t.Errorf("webhook.enabled=false still exposes the webhook port")
+		}
+	}
+	pod := spec["template"].(map[string]any)["spec"].(map[string]any)
+	if _, ok := pod["volumes"]; ok {
+		t.Errorf("webhook.enabled=false still mounts the certificate volume: %v", pod["volumes"])
+	}
+}
+
+// The webhook's Service and configuration follow the release namespace.
+func TestChartWebhookNamespace(t *testing.T) {
+	objs := helmTemplate(t, "ops")
+	vwc, ok := objs[Key{Kind: "ValidatingWebhookConfiguration", Name: "baton-validation"}]
+	if !ok {
+		t.Fatalf("no ValidatingWebhookConfiguration baton-validation among %v", keys(objs, nil))
+	}
+	for _, w := range vwc["webhooks"].([]any) {
+		svc := w.(map[string]any)["clientConfig"].(map[string]any)["service"].(map[string]any)
+		if svc["namespace"] != "ops" || svc["name"] != "baton-webhook" {
+			t.Errorf("webhook %v calls %v, want baton-webhook in ops", w.(map[string]any)["name"], svc)
+		}
+	}
+	if _, ok := objs[Key{Kind: "Service", Namespace: "ops", Name: "baton-webhook"}]; !ok {
+		t.Errorf("no Service ops/baton-webhook")
 	}
 }

@@ -19,6 +19,13 @@ const AssetsEnv = "KUBEBUILDER_ASSETS"
 type Options struct {
 	// CRDDirectoryPaths are installed before Start returns.
 	CRDDirectoryPaths []string
+	// Webhooks, if set, are installed pointing at a local server: Start
+	// fills in the host, port and directory of the certificate that
+	// server must use (envtest makes it, and the caBundle trusting it).
+	Webhooks *envtest.WebhookInstallOptions
+	// APIServerFlags are set on kube-apiserver's command line (name without
+	// dashes → value), e.g. {"profiling": "true"}.
+	APIServerFlags map[string]string
 }
 
 // Start brings up a control plane for the test and stops it when the test
@@ -35,9 +42,18 @@ func Start(t testing.TB, opts Options) *rest.Config {
 		CRDDirectoryPaths:     opts.CRDDirectoryPaths,
 		ErrorIfCRDPathMissing: len(opts.CRDDirectoryPaths) > 0,
 	}
+	if opts.Webhooks != nil {
+		env.WebhookInstallOptions = *opts.Webhooks
+	}
+	for name, value := range opts.APIServerFlags {
+		env.ControlPlane.GetAPIServer().Configure().Set(name, value)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start kube-apiserver and etcd from %s: %v", assets, err)
+	}
+	if opts.Webhooks != nil {
+		*opts.Webhooks = env.WebhookInstallOptions
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
