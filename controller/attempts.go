@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -34,7 +35,7 @@ func mergeAttempts(recorded []batonv1.PhaseAttempt, pods []corev1.Pod, jobFailed
 		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 			return c
 		}
-		return compareStrings(a.Name, b.Name)
+		return cmp.Compare(a.Name, b.Name)
 	})
 	seen := map[string]bool{}
 	for _, pod := range pods {
@@ -57,16 +58,6 @@ func mergeAttempts(recorded []batonv1.PhaseAttempt, pods []corev1.Pod, jobFailed
 		merged = append(merged, batonv1.PhaseAttempt{State: batonv1.StateFailed, Message: podGoneMessage})
 	}
 	return merged
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // countFailed counts the attempts that failed and counted against the
