@@ -12,11 +12,13 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+	"github.com/batonhq/baton/dispatcher"
 )
 
 const (
@@ -54,12 +56,30 @@ func BenchmarkConcurrentActionSets(b *testing.B) {
 
 type processSample struct{ cpuSeconds, rssBytes float64 }
 
-// controllerProcess reads the controller's process_* metrics (summed over
-// replicas: only the leader works, the others idle).
+// controllerProcess reads the controller's process_* metrics: CPU time
+// summed over the replicas (the standby's share is its Lease polling), and
+// the largest replica's resident memory (the leader's, which does the work).
 func (e *engine) controllerProcess(b *testing.B) processSample {
 	b.Helper()
-	m := e.scrapeMetrics(b)
-	return processSample{cpuSeconds: m["process_cpu_seconds_total"], rssBytes: m["process_resident_memory_bytes"]}
+	var s processSample
+	for _, m := range e.scrapeMetricsByPod(b) {
+		s.cpuSeconds += m["process_cpu_seconds_total"]
+		s.rssBytes = max(s.rssBytes, m["process_resident_memory_bytes"])
+	}
+	return s
+}
+
+// waitPodsGone waits until no pod matches selector: one run's clean-up
+// (the garbage collector deleting 150 pods) must not slow the next.
+func (e *engine) waitPodsGone(b *testing.B, selector string) {
+	b.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), time.Second, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := e.client.CoreV1().Pods(batonNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		return err == nil && len(pods.Items) == 0, nil
+	})
+	if err != nil {
+		b.Fatalf("pods %s not gone: %v", selector, err)
+	}
 }
 
 // sampleControllerRSS polls the controller's resident memory every second
@@ -134,6 +154,9 @@ func (e *engine) runConcurrentActionSets(b *testing.B, ctx context.Context) time
 		for _, as := range created {
 			_ = e.c.Delete(ctx, as, client.PropagationPolicy(metav1.DeletePropagationBackground))
 		}
+		for _, as := range created {
+			e.waitPodsGone(b, dispatcher.LabelActionSet+"="+as.Name)
+		}
 	}()
 	ended := map[string]bool{}
 	deadline := time.After(10 * time.Minute)
@@ -167,6 +190,7 @@ func (e *engine) runBareChains(b *testing.B, ctx context.Context) time.Duration 
 	create := func(chain, step int) {
 		job := newJob(batonNamespace, fmt.Sprintf("%s-%02d-%d", name, chain, step), e2eToolsImage, "sh", "-c", "true").obj()
 		job.Labels = map[string]string{"bench": name}
+		job.Spec.Template.Labels = map[string]string{"bench": name}
 		job.Spec.TTLSecondsAfterFinished = nil
 		if _, err := e.client.BatchV1().Jobs(batonNamespace).Create(ctx, job, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
@@ -176,6 +200,7 @@ func (e *engine) runBareChains(b *testing.B, ctx context.Context) time.Duration 
 		bg := metav1.DeletePropagationBackground
 		_ = e.client.BatchV1().Jobs(batonNamespace).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg},
 			metav1.ListOptions{LabelSelector: "bench=" + name})
+		e.waitPodsGone(b, "bench="+name)
 	}()
 	start := time.Now()
 	for c := range concurrentActionSets {

@@ -19,14 +19,27 @@ import (
 // pod proxy and returns each sample line's value by its name and labels.
 func (e *engine) scrapeMetrics(t testing.TB) map[string]float64 {
 	t.Helper()
+	samples := map[string]float64{}
+	for _, perPod := range e.scrapeMetricsByPod(t) { // with several replicas, counts add up
+		for k, v := range perPod {
+			samples[k] += v
+		}
+	}
+	return samples
+}
+
+// scrapeMetricsByPod is scrapeMetrics for each running controller replica.
+func (e *engine) scrapeMetricsByPod(t testing.TB) map[string]map[string]float64 {
+	t.Helper()
 	pods, err := e.client.CoreV1().Pods(batonNamespace).List(context.Background(), metav1.ListOptions{
 		LabelSelector: "app.kubernetes.io/name=baton,app.kubernetes.io/component=controller", FieldSelector: "status.phase=Running"})
 	require.NoError(t, err)
 	require.NotEmpty(t, pods.Items, "a running controller")
-	samples := map[string]float64{}
-	for _, pod := range pods.Items { // with several replicas, counts add up
+	byPod := map[string]map[string]float64{}
+	for _, pod := range pods.Items {
 		raw, err := e.client.CoreV1().RESTClient().Get().AbsPath("/api/v1/namespaces", batonNamespace, "pods", pod.Name+":8080", "proxy", "metrics").DoRaw(context.Background())
 		require.NoError(t, err)
+		samples := map[string]float64{}
 		for _, line := range strings.Split(string(raw), "\n") {
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
@@ -36,8 +49,9 @@ func (e *engine) scrapeMetrics(t testing.TB) map[string]float64 {
 			require.NoError(t, err, line)
 			samples[line[:i]] += v
 		}
+		byPod[pod.Name] = samples
 	}
-	return samples
+	return byPod
 }
 
 // Metrics count what ran: a complete and a failed ActionSet move the
