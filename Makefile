@@ -120,9 +120,10 @@ test: lint verify-chart test-unit fuzz cluster-up test-integration images ## Eve
 
 .PHONY: fuzz
 FUZZ_TIME ?= 20s
-fuzz: ## Fuzz the template renderer and the Blueprint checker, $(FUZZ_TIME) each (make test runs it; FUZZ_TIME=10m for a long run)
+fuzz: ## Fuzz the template renderer, the Blueprint checker and the admission validators, $(FUZZ_TIME) each (make test runs it; FUZZ_TIME=10m for a long run)
 	go test -run '^$$' -fuzz '^FuzzString$$' -fuzztime $(FUZZ_TIME) ./render
 	go test -run '^$$' -fuzz '^FuzzDecodeAndCheck$$' -fuzztime $(FUZZ_TIME) ./validation
+	go test -run '^$$' -fuzz '^FuzzValidators$$' -fuzztime $(FUZZ_TIME) ./admission
 
 .PHONY: test-unit
 test-unit: ## Unit tests (no cluster, no API server)
@@ -160,11 +161,38 @@ bench: ## Phase-overhead benchmark on $$KUBECONFIG's cluster with Baton deployed
 # One iteration per run: -benchtime Nx with N > 1 would first run a
 # throw-away iteration of N=1, minutes of 1 GiB transfers. BENCH_COUNT
 # repeats whole runs (-count), each reported on its own line.
+.PHONY: bench-concurrent
+bench-concurrent: ## 50 concurrent ActionSets × 3 trivial phases against 50 chains of 3 bare Jobs, with the controller's CPU and memory (see docs/performance.md)
+	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
+		go test -tags e2e -run '^$$' -bench '^BenchmarkConcurrentActionSets$$' -benchtime 1x -count $(or $(BENCH_COUNT),1) -timeout 40m ./e2e
+
 .PHONY: bench-data
 bench-data: $(MINIO) $(RESTIC) ## Data-path benchmark: 1 GiB volume through CopyVolumeData/RestoreData beside plain restic (see docs/performance.md)
 	KUBECONFIG=$(E2E_KUBECONFIG) PATH="$(K8S_BIN):$$PATH" BATON_MINIO=$(MINIO) BATON_RESTIC=$(RESTIC) \
 	BATON_RUNNER_IMAGE=baton.local/runner:$(IMAGE_TAG) BATON_E2E_TOOLS_IMAGE=baton.local/e2e-tools:$(IMAGE_TAG) \
 		go test -tags e2e -run '^$$' -bench '^BenchmarkVolumeBackupRestore$$' -benchtime 1x -count $(or $(BENCH_COUNT),1) -timeout 60m -v ./e2e
+
+# API server only (internal/scale): envtest's kube-apiserver and etcd, the
+# controller binary as a process of its own, kubelet and Job controller
+# simulated by the test. Knobs: SCALE_RATE ActionSets created per second (0:
+# all at once), the controller's tuning flags (empty: its defaults),
+# SCALE_FOREIGN_JOBS Jobs Baton does not manage, SCALE_CONTROLLER_FLAGS
+# anything else for its command line.
+SCALE_ACTIONSETS ?= 1000
+SCALE_RATE ?= 0
+SCALE_FOREIGN_JOBS ?= 0
+SCALE_MAX_CONCURRENT_RECONCILES ?=
+SCALE_KUBE_API_QPS ?=
+SCALE_KUBE_API_BURST ?=
+SCALE_CONTROLLER_FLAGS ?=
+.PHONY: bench-scale
+bench-scale: envtest-assets ## Scale benchmark on an API server alone: SCALE_ACTIONSETS (1000) ActionSets × 3 phases, simulated Jobs (see docs/performance.md)
+	KUBEBUILDER_ASSETS=$(K8S_BIN) SCALE_ACTIONSETS=$(SCALE_ACTIONSETS) SCALE_RATE=$(SCALE_RATE) SCALE_FOREIGN_JOBS=$(SCALE_FOREIGN_JOBS) \
+	SCALE_CONTROLLER_FLAGS="$(strip $(SCALE_CONTROLLER_FLAGS) \
+		$(if $(SCALE_MAX_CONCURRENT_RECONCILES),--max-concurrent-reconciles=$(SCALE_MAX_CONCURRENT_RECONCILES)) \
+		$(if $(SCALE_KUBE_API_QPS),--kube-api-qps=$(SCALE_KUBE_API_QPS)) \
+		$(if $(SCALE_KUBE_API_BURST),--kube-api-burst=$(SCALE_KUBE_API_BURST)))" \
+		go test -tags integration -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 30m -v ./internal/scale
 
 .PHONY: deploy undeploy
 deploy: ## Install Baton (CRDs, RBAC, controller) into $$KUBECONFIG's cluster (default: the local one); images must be there
