@@ -112,7 +112,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&batonv1.ActionSet{}).
-		Owns(&batchv1.Job{}).
+		// Owns, but a finished Job's ActionSet is served first (priority.go).
+		Watches(&batchv1.Job{}, jobEvents(mgr)).
 		Named("actionset").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles})
 	if r.Limits.enabled() {
@@ -138,9 +139,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	if r.written.stale(&as) {
-		// The cache has not seen our last write yet; its watch event
-		// brings the reconcile that acts on it.
-		return ctrl.Result{}, nil
+		// The cache has not seen our last write yet and its watch event
+		// is on its way. Come back then with this request's priority (a
+		// finished Job's, perhaps; the event alone would queue it at the
+		// default one): the queue merges the two. The delay only matters
+		// if that event never comes.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	if as.Status.State.IsTerminal() {
 		// Also when its end was just written: the cache now shows it ended,

@@ -9,7 +9,7 @@ import (
 
 // tuning holds the controller's throughput settings. The defaults come from
 // the API-server-only scale benchmark (docs/performance.md, "Scale: 1000
-// ActionSets on the API server"): 4 reconciles at once dispatched 3.2× the
+// ActionSets on the API server"): 4 reconciles at once dispatched 2.6× the
 // phases per second of 1, and 8 or 16 only 5–15% more than 4 while the
 // event recorder, one writer, dropped half to four fifths of the Events
 // and reconciles took twice to three times as long; any client-side QPS
