@@ -17,6 +17,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
@@ -229,9 +230,50 @@ func TestStandbyTakesOverFromAKilledLeader(t *testing.T) {
 	require.NotEmpty(t, standby, "a second replica")
 	e.create(t, bp, as)
 	e.waitPhaseJob(t, as.Name, "p2")
+	// The Deployment replaces the killed pod at once, and that fresh
+	// replica races the standby for the Lease (both wait out one lease
+	// duration from their own last look at it; CI saw the fresh one win).
+	// With the node cordoned the replacement stays Pending, so only the
+	// standby can take over, as it must when no replacement can start.
+	uncordon := e.cordonNodes(t)
+	killed := time.Now()
 	e.kill(t, first)
 	assert.Equal(t, standby, e.leader(t), "the standby took over")
+	t.Logf("the standby led %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+	uncordon()
 	e.requireRanExactlyOnce(t, e.waitFinished(t, as.Name))
+}
+
+// cordonNodes marks every node unschedulable, so pods created from now on
+// stay Pending, and returns what undoes it (also run at cleanup).
+func (e *engine) cordonNodes(t *testing.T) (uncordon func()) {
+	t.Helper()
+	ctx := context.Background()
+	nodes, err := e.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	setUnschedulable := func(name string, on bool) error {
+		patch := fmt.Sprintf(`{"spec":{"unschedulable":%t}}`, on)
+		_, err := e.client.CoreV1().Nodes().Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		return err
+	}
+	var cordoned []string
+	undo := func() {
+		for _, n := range cordoned {
+			if err := setUnschedulable(n, false); err != nil {
+				t.Errorf("uncordon node %s: %v", n, err)
+			}
+		}
+		cordoned = nil
+	}
+	t.Cleanup(undo)
+	for _, n := range nodes.Items {
+		if n.Spec.Unschedulable {
+			continue // cordoned by someone else: leave it so
+		}
+		require.NoError(t, setUnschedulable(n.Name, true), "cordon node %s", n.Name)
+		cordoned = append(cordoned, n.Name)
+	}
+	return undo
 }
 
 // waitPhaseJob waits until a Job of the named phase exists.
