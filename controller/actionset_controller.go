@@ -57,6 +57,12 @@ type Reconciler struct {
 	// ActionSet as missing, failing the ActionSet for nothing, and would
 	// hold every Secret of the cluster in the controller's memory.
 	APIReader client.Reader
+	// Blueprints, when set, is read for Blueprints before APIReader: the
+	// manager's cache, which the Blueprint checker's watch fills anyway.
+	// Reading it saves an API request on every step from one phase to the
+	// next (docs/performance.md, "Scale"). A Blueprint it does not hold
+	// yet (created a moment before its ActionSet) is read from APIReader.
+	Blueprints client.Reader
 	// Kube reads pod logs, which the controller-runtime client cannot.
 	Kube     kubernetes.Interface
 	Scheme   *runtime.Scheme
@@ -385,9 +391,14 @@ func (run *actionSetRun) blueprint(name string) (*batonv1.Blueprint, error) {
 	if bp, ok := run.blueprints[name]; ok {
 		return bp, nil
 	}
+	key := client.ObjectKey{Namespace: run.as.Namespace, Name: name}
 	var bp batonv1.Blueprint
-	if err := run.r.APIReader.Get(run.ctx, client.ObjectKey{Namespace: run.as.Namespace, Name: name}, &bp); err != nil {
-		return nil, fmt.Errorf("blueprint %s/%s: %w", run.as.Namespace, name, err)
+	// Whatever the cache cannot answer (not there yet, not synced), the
+	// API server does.
+	if run.r.Blueprints == nil || run.r.Blueprints.Get(run.ctx, key, &bp) != nil {
+		if err := run.r.APIReader.Get(run.ctx, key, &bp); err != nil {
+			return nil, fmt.Errorf("blueprint %s/%s: %w", run.as.Namespace, name, err)
+		}
 	}
 	run.blueprints[name] = &bp
 	return &bp, nil

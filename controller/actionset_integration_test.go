@@ -89,7 +89,7 @@ func (e *env) startController(t *testing.T, configure ...func(*controller.Reconc
 	})
 	require.NoError(t, err)
 	r := &controller.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: e.kube, Scheme: e.scheme,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Blueprints: mgr.GetCache(), Kube: e.kube, Scheme: e.scheme,
 		Recorder: mgr.GetEventRecorderFor("baton"), //nolint:staticcheck // the events/v1 recorder is not needed here
 		Settings: dispatcher.Settings{RunnerImage: "baton.local/runner:test", ServiceAccount: "baton-runner"},
 	}

@@ -105,7 +105,7 @@ func run(namespaces, metricsAddr, probeAddr string, leaderElect bool, defaultTTL
 		return err
 	}
 	r := &controller.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kube: kube, Scheme: scheme,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Blueprints: mgr.GetCache(), Kube: kube, Scheme: scheme,
 		Recorder:     mgr.GetEventRecorderFor("baton-controller"), //nolint:staticcheck // core/v1 Events are what kubectl describe shows
 		Settings:     settings,
 		DefaultTTL:   defaultTTL,
