@@ -181,6 +181,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if err := run.loadJobs(); err != nil {
 			return ctrl.Result{}, err
 		}
+		run.prefetch()
 		if failure := advance(&as, run); failure != "" {
 			events = append(events, event{corev1.EventTypeWarning, "PhaseFailed", failure})
 		}
@@ -378,6 +379,9 @@ type actionSetRun struct {
 	// starts or renders.
 	referents map[int]render.Params
 	jobs      map[string]*batchv1.Job
+	// pods holds the pods prefetch read, by Job name; it is filled before
+	// advance runs and only read afterwards.
+	pods map[string][]corev1.Pod
 	// started is when this reconcile began: a phase found ready in it has
 	// waited since then for its Job (baton_phase_dispatch_seconds).
 	started time.Time
@@ -617,17 +621,8 @@ func (run *actionSetRun) observe(k phaseKey) (jobResult, bool) {
 		return jobResult{}, false
 	}
 	recorded := run.phaseStatus(k).Attempts
-	var finished *batchv1.JobCondition
-	for i, c := range job.Status.Conditions {
-		if c.Status == corev1.ConditionTrue && (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) {
-			finished = &job.Status.Conditions[i]
-			break
-		}
-	}
-	// The pods are read when the Job ends and when it counts a failure (or
-	// a retry's pod) not recorded yet: a phase that succeeds at its first
-	// try costs no pod read while it runs.
-	if finished == nil && !(job.Status.Failed > 0 && int(job.Status.Failed+job.Status.Active) > len(recorded)) {
+	finished := finishedCondition(job)
+	if !needsPods(job, recorded) {
 		return jobResult{state: batonv1.StateRunning}, true
 	}
 	pods, err := run.phasePods(job)
@@ -663,6 +658,9 @@ func (run *actionSetRun) phaseStatus(k phaseKey) *batonv1.Phase {
 // finished or failed an attempt are read, rarely enough not to need a pod
 // cache.
 func (run *actionSetRun) phasePods(job *batchv1.Job) ([]corev1.Pod, error) {
+	if pods, ok := run.pods[job.Name]; ok {
+		return pods, nil // read by prefetch
+	}
 	pods, err := run.r.Kube.CoreV1().Pods(job.Namespace).List(run.ctx, metav1.ListOptions{
 		LabelSelector: batchv1.JobNameLabel + "=" + job.Name,
 	})

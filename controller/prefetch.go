@@ -1,0 +1,128 @@
+package controller
+
+import (
+	"sync"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+	"github.com/batonhq/baton/render"
+)
+
+// prefetch reads at once, before advance steps through the ActionSet, what
+// its steps are about to read one after another: the pods of every phase
+// Job that just ended (for outputs and attempts) and the template
+// parameters of every action about to start a phase (the object acted on
+// and what the action refers to).
+//
+// Why: stepping from one phase to the next is a chain of API round trips —
+// the finished phase's pods, the action's referents, the phase Secret, the
+// Job — each waiting for the one before, and with several actions
+// finishing together, for those of the actions before too. The reads do
+// not depend on each other; done concurrently they cost one round trip
+// instead of two per action (docs/performance.md, "Scale").
+//
+// Only successes are kept. A read that failed is done again by the step
+// that needs it, which then handles its error as it always has, so a
+// prefetch changes when reads happen, never what a reconcile decides.
+func (run *actionSetRun) prefetch() {
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		pods = map[string][]corev1.Pod{}
+		refs = map[int]render.Params{}
+	)
+	for i := range run.as.Status.Actions {
+		a := &run.as.Status.Actions[i]
+		starting := false
+		for _, k := range runningPhases(i, a) {
+			job, ok := run.jobs[run.jobName(k)]
+			if !ok || !needsPods(job, run.phaseStatus(k).Attempts) {
+				continue
+			}
+			starting = starting || (jobCompleted(job) && !k.deferred)
+			wg.Go(func() {
+				if got, err := run.phasePods(job); err == nil {
+					mu.Lock()
+					pods[job.Name] = got
+					mu.Unlock()
+				}
+			})
+		}
+		if !starting || !hasPendingPhase(a) {
+			continue
+		}
+		if _, ok := run.referents[i]; ok {
+			continue
+		}
+		// The Blueprint first, here: it comes from the informer cache
+		// (rarely the API server) and run.blueprints is not safe to fill
+		// from several goroutines.
+		bpAction, err := run.blueprintAction(i)
+		if err != nil {
+			continue
+		}
+		res := resolver{reader: run.r.APIReader, mapper: run.r.RESTMapper(), as: run.as}
+		wg.Go(func() {
+			if p, err := res.params(run.ctx, i, bpAction); err == nil {
+				mu.Lock()
+				refs[i] = p
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	run.pods = pods
+	for i, p := range refs {
+		run.referents[i] = p
+	}
+}
+
+// runningPhases are the keys of action i's phases recorded as running.
+func runningPhases(i int, a *batonv1.ActionStatus) []phaseKey {
+	var keys []phaseKey
+	for j := range a.Phases {
+		if a.Phases[j].State == batonv1.StateRunning {
+			keys = append(keys, phaseKey{action: i, phase: j})
+		}
+	}
+	if a.DeferPhase != nil && a.DeferPhase.State == batonv1.StateRunning {
+		keys = append(keys, phaseKey{action: i, deferred: true})
+	}
+	return keys
+}
+
+// hasPendingPhase says whether an action has a phase or deferPhase left
+// to start.
+func hasPendingPhase(a *batonv1.ActionStatus) bool {
+	for _, p := range a.Phases {
+		if p.State == batonv1.StatePending {
+			return true
+		}
+	}
+	return a.DeferPhase != nil && a.DeferPhase.State == batonv1.StatePending
+}
+
+// finishedCondition is a Job's terminal condition, nil while it runs.
+func finishedCondition(job *batchv1.Job) *batchv1.JobCondition {
+	for i, c := range job.Status.Conditions {
+		if c.Status == corev1.ConditionTrue && (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) {
+			return &job.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func jobCompleted(job *batchv1.Job) bool {
+	c := finishedCondition(job)
+	return c != nil && c.Type == batchv1.JobComplete
+}
+
+// needsPods says whether a phase's pods must be read: when its Job ended,
+// and when it counts a failure (or a retry's pod) not recorded yet. A
+// phase that succeeds at its first try costs no pod read while it runs.
+func needsPods(job *batchv1.Job, recorded []batonv1.PhaseAttempt) bool {
+	return finishedCondition(job) != nil ||
+		(job.Status.Failed > 0 && int(job.Status.Failed+job.Status.Active) > len(recorded))
+}

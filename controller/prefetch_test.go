@@ -1,0 +1,160 @@
+package controller
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+	"github.com/batonhq/baton/dispatcher"
+)
+
+// countingReader counts the Gets that reach the API reader, by kind.
+type countingReader struct {
+	client.Reader
+	mu   sync.Mutex
+	gets map[string]int
+}
+
+func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.mu.Lock()
+	c.gets[kindOf(obj)]++
+	c.mu.Unlock()
+	return c.Reader.Get(ctx, key, obj, opts...)
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *batonv1.Blueprint:
+		return "Blueprint"
+	case *corev1.ServiceAccount:
+		return "ServiceAccount"
+	}
+	return "object"
+}
+
+// twoActionFixture is a Blueprint of two actions of two KubeTask phases
+// each, and an ActionSet running both on a Namespace.
+func twoActionFixture() (*batonv1.ActionSet, []client.Object) {
+	phases := []batonv1.BlueprintPhase{
+		{Name: "first", Func: "KubeTask", Args: batonv1.JSONMap{"image": "busybox", "command": []any{"true"}}},
+		{Name: "second", Func: "KubeTask", Args: batonv1.JSONMap{"image": "busybox", "command": []any{"echo", "{{ .Phases.first.Output.word }}"}}},
+	}
+	bp := &batonv1.Blueprint{ObjectMeta: metav1.ObjectMeta{Namespace: "baton", Name: "two"},
+		Actions: map[string]batonv1.BlueprintAction{"a": {Phases: phases}, "b": {Phases: phases}}}
+	target := batonv1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: "app"}
+	as := &batonv1.ActionSet{ObjectMeta: metav1.ObjectMeta{Namespace: "baton", Name: "both", UID: "1f0e2d3c-0000-4000-8000-000000000001"},
+		Spec: batonv1.ActionSetSpec{Actions: []batonv1.ActionSpec{
+			{Name: "a", Blueprint: "two", Object: target},
+			{Name: "b", Blueprint: "two", Object: target},
+		}}}
+	return as, []client.Object{bp,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "baton", Name: "baton-runner"}}}
+}
+
+// succeededPod is the finished pod of job, its runner having reported
+// output word=value.
+func succeededPod(job *batchv1.Job, value string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: job.Namespace, Name: job.Name + "-x1",
+			Labels: map[string]string{batchv1.JobNameLabel: job.Name}},
+		Status: corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{
+			Name: dispatcher.MainContainer, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: 0, Message: `{"outputs":{"word":"` + value + `"}}`}}}}},
+	}
+}
+
+// Two actions whose first phases finished together move on in one
+// reconcile; the reads prefetch does concurrently are not done again by
+// the steps that use them: one pod list per finished Job, one read of the
+// object per action, none of the Blueprint (cached).
+func TestHandoffReadsEachThingOnce(t *testing.T) {
+	ctx := context.Background()
+	as, objs := twoActionFixture()
+	c := fake.NewClientBuilder().WithScheme(planScheme(t)).WithObjects(append(objs, as)...).
+		WithStatusSubresource(&batonv1.ActionSet{}, &batchv1.Job{}).WithIndex(&batchv1.Job{}, jobsByActionSet, actionSetUIDOf).Build()
+	kube := kubefake.NewClientset()
+	reader := &countingReader{Reader: c, gets: map[string]int{}}
+	r := &Reconciler{Client: c, APIReader: reader, Blueprints: c, Kube: kube, Scheme: c.Scheme(),
+		Recorder: record.NewFakeRecorder(100), Settings: planSettings}
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(as)}
+
+	_, err := r.Reconcile(ctx, req)
+	require.NoError(t, err)
+	var jobs batchv1.JobList
+	require.NoError(t, c.List(ctx, &jobs))
+	require.Len(t, jobs.Items, 2, "the first phase of each action")
+	for i := range jobs.Items {
+		job := &jobs.Items[i]
+		job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+		job.Status.Succeeded = 1
+		require.NoError(t, c.Status().Update(ctx, job))
+		_, err := kube.CoreV1().Pods(job.Namespace).Create(ctx, succeededPod(job, "w"+job.Labels["baton.dev/action"]), metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	kube.ClearActions()
+	reader.gets = map[string]int{}
+
+	_, err = r.Reconcile(ctx, req)
+	require.NoError(t, err)
+	require.NoError(t, c.List(ctx, &jobs))
+	assert.Len(t, jobs.Items, 4, "the second phase of each action started")
+
+	podLists := 0
+	for _, a := range kube.Actions() {
+		if a.GetVerb() == "list" && a.GetResource().Resource == "pods" {
+			podLists++
+		}
+	}
+	assert.Equal(t, 2, podLists, "one pod list per finished Job")
+	assert.Equal(t, map[string]int{"object": 2}, reader.gets, "one read of the object per action, the Blueprint from the cache")
+
+	var got batonv1.ActionSet
+	require.NoError(t, c.Get(ctx, req.NamespacedName, &got))
+	for _, a := range got.Status.Actions {
+		assert.Equal(t, batonv1.StateComplete, a.Phases[0].State, "action %s: %+v", a.Name, got.Status.Error)
+		assert.Equal(t, "w"+a.Name, a.Phases[0].Output["word"], "action %s", a.Name)
+		assert.Equal(t, batonv1.StateRunning, a.Phases[1].State, "action %s", a.Name)
+	}
+}
+
+func TestNeedsPods(t *testing.T) {
+	job := func(failed, active int32, conds ...batchv1.JobConditionType) *batchv1.Job {
+		j := &batchv1.Job{Status: batchv1.JobStatus{Failed: failed, Active: active}}
+		for _, c := range conds {
+			j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: c, Status: corev1.ConditionTrue})
+		}
+		return j
+	}
+	one := []batonv1.PhaseAttempt{{}}
+	tests := []struct {
+		name     string
+		job      *batchv1.Job
+		recorded []batonv1.PhaseAttempt
+		want     bool
+	}{
+		{"running, first try", job(0, 1), nil, false},
+		{"complete", job(0, 0, batchv1.JobComplete), nil, true},
+		{"failed", job(1, 0, batchv1.JobFailed), one, true},
+		{"a failure not recorded yet, retrying", job(1, 1), one, true},
+		{"the failure and the retry recorded", job(1, 1), append(one, batonv1.PhaseAttempt{}), false},
+		{"suspended condition only", job(0, 0, batchv1.JobSuspended), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, needsPods(tt.job, tt.recorded))
+		})
+	}
+}
