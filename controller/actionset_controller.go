@@ -727,8 +727,7 @@ func (run *actionSetRun) start(k phaseKey) error {
 		if apierrors.IsNotFound(err) {
 			return err
 		}
-		run.transient = err
-		return nil
+		return run.retryLater(err)
 	}
 	object := run.as.Spec.Actions[k.action].Object
 	res := resolver{reader: run.r.APIReader, mapper: run.r.RESTMapper(), as: run.as}
@@ -737,8 +736,7 @@ func (run *actionSetRun) start(k phaseKey) error {
 		if apierrors.IsNotFound(err) || !isAPIError(err) {
 			return err
 		}
-		run.transient = err
-		return nil
+		return run.retryLater(err)
 	}
 	params.Phases[d.Name] = fetched
 	args, err := renderPhaseArgs(bpPhase.Func, bpPhase.Args, params)
@@ -764,8 +762,7 @@ func (run *actionSetRun) start(k phaseKey) error {
 		return err
 	}
 	if err := run.createSecret(d, job, doc, params.Profile); err != nil {
-		run.transient = err
-		return nil
+		return run.retryLater(err)
 	}
 	err = run.r.Create(run.ctx, job)
 	switch {
@@ -775,9 +772,19 @@ func (run *actionSetRun) start(k phaseKey) error {
 	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err):
 		return fmt.Errorf("create job: %w", err)
 	default:
-		run.transient = err
+		return run.retryLater(err)
 	}
 	return nil
+}
+
+// retryLater records an API error met while starting a phase, which the
+// next reconcile may not meet, and leaves the phase pending: whether its
+// Job exists is not known, and a phase recorded as running whose Job was
+// never created would wait for it for ever. The next attempt creates the
+// Job or, if this one did after all, adopts it (AlreadyExists).
+func (run *actionSetRun) retryLater(err error) error {
+	run.transient = err
+	return errNotStarted
 }
 
 // createSecret stores the rendered phase, and the action's Profile with its

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
@@ -24,6 +25,11 @@ type jobResult struct {
 	attempts []batonv1.PhaseAttempt
 }
 
+// errNotStarted is what stepper.start returns when it could not start a
+// phase for a reason the next reconcile may not meet (an API error): the
+// phase is neither failed nor running, but left pending.
+var errNotStarted = errors.New("phase not started yet")
+
 // stepper holds what one reconcile may do to the world; advance calls it
 // and never touches the cluster itself, so the state machine is unit-tested
 // with fakes.
@@ -31,7 +37,8 @@ type stepper interface {
 	// observe returns the phase's Job result, or ok=false when no Job exists.
 	observe(k phaseKey) (res jobResult, ok bool)
 	// start renders the phase and creates its Job; an error is a failure of
-	// the phase (a template that does not render, a bad podOverride, ...).
+	// the phase (a template that does not render, a bad podOverride, ...),
+	// except errNotStarted.
 	start(k phaseKey) error
 	// stop deletes a running phase's Job (and so its pod).
 	stop(k phaseKey)
@@ -82,11 +89,15 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 		}
 	}
 	begin := func(p *batonv1.Phase, k phaseKey, name string) {
-		if err := s.start(k); err != nil {
+		err := s.start(k)
+		switch {
+		case errors.Is(err, errNotStarted):
+			// Stays pending: the next reconcile starts it.
+		case err != nil:
 			fail(p, fmt.Sprintf("action %q phase %q: %v", as.Status.Actions[k.action].Name, name, err))
-			return
+		default:
+			p.State = batonv1.StateRunning
 		}
-		p.State = batonv1.StateRunning
 	}
 
 	// Record what finished since the last reconcile before deciding anything:

@@ -169,6 +169,15 @@ func TestAdvance(t *testing.T) {
 			wantError:   `action "other" phase "one": args.command[1]: map has no entry for key "x"`,
 		},
 		{
+			name:        "a phase not started for an API error stays pending, its action's next phases too",
+			as:          actionSetWith([]batonv1.State{running, pending, pending}, []batonv1.State{pending}),
+			jobs:        map[phaseKey]jobResult{k(0, 0): done(nil)},
+			startErr:    map[phaseKey]error{k(0, 1): errNotStarted},
+			wantStarted: []phaseKey{k(1, 0)},
+			wantPhases:  [][]batonv1.State{{complete, pending, pending}, {running}},
+			wantState:   running,
+		},
+		{
 			name:       "outputs are recorded",
 			as:         actionSetWith([]batonv1.State{running}),
 			jobs:       map[phaseKey]jobResult{k(0, 0): done(map[string]any{"path": "/b/1"})},

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -9,12 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
 	"github.com/batonhq/baton/dispatcher"
@@ -157,4 +160,32 @@ func TestNeedsPods(t *testing.T) {
 			assert.Equal(t, tt.want, needsPods(tt.job, tt.recorded))
 		})
 	}
+}
+
+// A Job whose creation met an API error is created by the next reconcile:
+// its phase was left pending, not recorded as running without a Job (which
+// nothing would ever have created).
+func TestTransientJobCreateErrorIsRetried(t *testing.T) {
+	ctx := context.Background()
+	as, objs := twoActionFixture()
+	failures := 1
+	c := fake.NewClientBuilder().WithScheme(planScheme(t)).WithObjects(append(objs, as)...).
+		WithStatusSubresource(&batonv1.ActionSet{}, &batchv1.Job{}).WithIndex(&batchv1.Job{}, jobsByActionSet, actionSetUIDOf).
+		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if _, ok := obj.(*batchv1.Job); ok && failures > 0 {
+				failures--
+				return apierrors.NewInternalError(errors.New("etcd timeout"))
+			}
+			return cl.Create(ctx, obj, opts...)
+		}}).Build()
+	r := &Reconciler{Client: c, APIReader: c, Blueprints: c, Kube: kubefake.NewClientset(), Scheme: c.Scheme(),
+		Recorder: record.NewFakeRecorder(100), Settings: planSettings}
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(as)}
+	_, err := r.Reconcile(ctx, req)
+	require.Error(t, err)
+	_, err = r.Reconcile(ctx, req)
+	require.NoError(t, err)
+	var jobs batchv1.JobList
+	require.NoError(t, c.List(ctx, &jobs))
+	assert.Len(t, jobs.Items, 2)
 }
