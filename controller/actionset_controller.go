@@ -618,7 +618,7 @@ func (run *actionSetRun) phaseOf(k phaseKey) (batonv1.BlueprintPhase, dispatcher
 func (run *actionSetRun) observe(k phaseKey) (jobResult, bool) {
 	job, ok := run.jobs[run.jobName(k)]
 	if !ok {
-		return jobResult{}, false
+		return run.missingJob(k)
 	}
 	recorded := run.phaseStatus(k).Attempts
 	finished := finishedCondition(job)
@@ -642,6 +642,31 @@ func (run *actionSetRun) observe(k phaseKey) (jobResult, bool) {
 		return jobResult{state: batonv1.StateComplete, outputs: out, attempts: attempts}, true
 	default:
 		return jobResult{state: batonv1.StateFailed, message: failureOf(job, *finished, attempts), attempts: attempts}, true
+	}
+}
+
+// missingJob observes a phase recorded as running whose Job the cache does
+// not hold. Usually the cache has not caught up with a Job created a
+// moment ago, whose watch event brings the next reconcile; but the Job may
+// also have been deleted (by hand, by a namespace cleanup), and then no
+// event would ever come: the phase would run for ever. The API server
+// tells the two apart.
+func (run *actionSetRun) missingJob(k phaseKey) (jobResult, bool) {
+	name := run.jobName(k)
+	var job batchv1.Job
+	err := run.r.APIReader.Get(run.ctx, client.ObjectKey{Namespace: run.as.Namespace, Name: name}, &job)
+	switch {
+	case err == nil:
+		return jobResult{state: batonv1.StateRunning}, true
+	case apierrors.IsNotFound(err) && run.as.Spec.Cancel != nil:
+		// Stopped by a cancellation whose status write did not land:
+		// advance marks it cancelled, as it was.
+		return jobResult{state: batonv1.StateRunning}, true
+	case apierrors.IsNotFound(err):
+		return jobResult{state: batonv1.StateFailed, message: fmt.Sprintf("its job %s was deleted before it finished", name)}, true
+	default:
+		run.transient = fmt.Errorf("read job %s: %w", name, err)
+		return jobResult{state: batonv1.StateRunning}, true
 	}
 }
 

@@ -189,3 +189,42 @@ func TestTransientJobCreateErrorIsRetried(t *testing.T) {
 	require.NoError(t, c.List(ctx, &jobs))
 	assert.Len(t, jobs.Items, 2)
 }
+
+// A running phase whose Job the cache does not hold: still running while
+// the API server has the Job (the cache is behind), failed once it is gone
+// — unless the ActionSet was cancelled, whose stop removed it.
+func TestMissingJob(t *testing.T) {
+	as, _ := twoActionFixture()
+	as.Status.Actions = []batonv1.ActionStatus{{Name: "a", Phases: []batonv1.Phase{{Name: "first", State: batonv1.StateRunning}}}}
+	key := phaseKey{action: 0, phase: 0}
+	name := (&actionSetRun{as: as}).jobName(key)
+	tests := []struct {
+		name      string
+		apiHasJob bool
+		cancelled bool
+		want      batonv1.State
+		message   string
+	}{
+		{name: "the cache is behind", apiHasJob: true, want: batonv1.StateRunning},
+		{name: "deleted", want: batonv1.StateFailed, message: "its job " + name + " was deleted before it finished"},
+		{name: "stopped by a cancellation", cancelled: true, want: batonv1.StateRunning},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := fake.NewClientBuilder().WithScheme(planScheme(t))
+			if tt.apiHasJob {
+				b = b.WithObjects(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: as.Namespace, Name: name}})
+			}
+			as := as.DeepCopy()
+			if tt.cancelled {
+				as.Spec.Cancel = &batonv1.CancelRequest{}
+			}
+			run := &actionSetRun{r: &Reconciler{APIReader: b.Build()}, ctx: context.Background(), as: as, jobs: map[string]*batchv1.Job{}}
+			res, ok := run.observe(key)
+			require.True(t, ok)
+			assert.Equal(t, tt.want, res.state)
+			assert.Equal(t, tt.message, res.message)
+			assert.NoError(t, run.transient)
+		})
+	}
+}

@@ -139,6 +139,17 @@ func TestIntegrationNonRetryableExitCodeFailsAtOnce(t *testing.T) {
 	assert.Len(t, as.Status.Actions[0].Phases[0].Attempts, 1)
 }
 
+// A running phase's Job deleted by someone else fails the phase saying so,
+// instead of leaving the ActionSet running for ever.
+func TestIntegrationDeletedJobFailsItsPhase(t *testing.T) {
+	e := start(t)
+	e.create(t, deployment("db"), onePhaseBlueprint("lost", nil), actionSetFor("lost", "lost", "backup", "db", e.ns))
+	job := e.waitJob(t, "lost", "only")
+	require.NoError(t, e.c.Delete(context.Background(), &job, client.PropagationPolicy(metav1.DeletePropagationBackground)))
+	as := e.waitState(t, "lost", batonv1.StateFailed)
+	assert.Contains(t, as.Status.Error.Message, fmt.Sprintf(`phase "only" failed: its job %s was deleted before it finished`, job.Name))
+}
+
 func TestIntegrationQueueRunsAtMostNInCreationOrder(t *testing.T) {
 	e := start(t, func(r *controller.Reconciler) { r.Limits = controller.Limits{Total: 1} })
 	e.create(t, deployment("db"), onePhaseBlueprint("one", nil))
