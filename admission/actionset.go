@@ -32,8 +32,8 @@ func (ActionSetValidator) ValidateCreate(_ context.Context, as *batonv1.ActionSe
 }
 
 // ValidateUpdate refuses any change of spec.actions; the other fields
-// (cancel, ttlSecondsAfterFinished, timeout) may change, and a changed
-// timeout is checked. Status is never looked at: the controller writes it
+// (cancel, ttlSecondsAfterFinished, timeout, phaseTimeout) may change, and
+// a changed timeout is checked. Status is never looked at: the controller writes it
 // through the status subresource, which the webhook is not called for.
 func (ActionSetValidator) ValidateUpdate(_ context.Context, old, as *batonv1.ActionSet) (webhookadmission.Warnings, error) {
 	var errs field.ErrorList
@@ -41,7 +41,7 @@ func (ActionSetValidator) ValidateUpdate(_ context.Context, old, as *batonv1.Act
 		errs = append(errs, field.Forbidden(specPath.Child("actions"),
 			"is immutable once the ActionSet is created (its phases may have run): create another ActionSet instead"))
 	}
-	if !unchanged(old.Spec.Timeout, as.Spec.Timeout) {
+	if !unchanged(old.Spec.Timeout, as.Spec.Timeout) || !unchanged(old.Spec.PhaseTimeout, as.Spec.PhaseTimeout) {
 		errs = append(errs, timeoutErrors(as.Spec)...)
 	}
 	return nil, invalid("ActionSet", as.Name, errs)
@@ -53,11 +53,16 @@ func (ActionSetValidator) ValidateDelete(context.Context, *batonv1.ActionSet) (w
 }
 
 func timeoutErrors(spec batonv1.ActionSetSpec) field.ErrorList {
+	var errs field.ErrorList
 	if spec.Timeout != nil && spec.Timeout.Duration <= 0 {
-		return field.ErrorList{field.Invalid(specPath.Child("timeout"), spec.Timeout.Duration.String(),
-			"must be positive: it bounds the whole ActionSet, from its creation (leave it out for no bound)")}
+		errs = append(errs, field.Invalid(specPath.Child("timeout"), spec.Timeout.Duration.String(),
+			"must be positive: it bounds the whole ActionSet, from its creation (leave it out for no bound)"))
 	}
-	return nil
+	if spec.PhaseTimeout != nil && spec.PhaseTimeout.Duration <= 0 {
+		errs = append(errs, field.Invalid(specPath.Child("phaseTimeout"), spec.PhaseTimeout.Duration.String(),
+			"must be positive: it bounds each phase whose Blueprint sets no timeout (leave it out for the controller's --phase-deadline)"))
+	}
+	return errs
 }
 
 func actionsErrors(actions []batonv1.ActionSpec) field.ErrorList {

@@ -162,6 +162,9 @@ func TestActionSetValidatorCreate(t *testing.T) {
 			a.Object = batonv1.ObjectReference{Resource: "deployments", Name: "web", Namespace: "app"}
 		}))},
 		{name: "a positive timeout", as: actionSet(func(as *batonv1.ActionSet) { as.Spec.Timeout = &metav1.Duration{Duration: time.Hour} })},
+		{name: "a positive phase timeout", as: actionSet(func(as *batonv1.ActionSet) {
+			as.Spec.PhaseTimeout = &metav1.Duration{Duration: 10 * time.Minute}
+		})},
 		{name: "no actions", as: actionSet(func(as *batonv1.ActionSet) { as.Spec.Actions = nil }),
 			fields: []string{"spec.actions"}, fragments: []string{"at least one action"}},
 		{name: "no name nor blueprint", as: actionSet(action(func(a *batonv1.ActionSpec) { a.Name, a.Blueprint = "", "" })),
@@ -184,6 +187,8 @@ func TestActionSetValidatorCreate(t *testing.T) {
 		})), fields: []string{"spec.actions[0].podLabels", "spec.actions[0].podLabels[ok]"}},
 		{name: "zero timeout", as: actionSet(func(as *batonv1.ActionSet) { as.Spec.Timeout = &metav1.Duration{} }),
 			fields: []string{"spec.timeout"}, fragments: []string{"must be positive"}},
+		{name: "zero phase timeout", as: actionSet(func(as *batonv1.ActionSet) { as.Spec.PhaseTimeout = &metav1.Duration{} }),
+			fields: []string{"spec.phaseTimeout"}, fragments: []string{"must be positive"}},
 		{name: "second action is checked too", as: actionSet(func(as *batonv1.ActionSet) {
 			as.Spec.Actions = append(as.Spec.Actions, batonv1.ActionSpec{Name: "restore", Blueprint: "bp",
 				Object: batonv1.ObjectReference{Kind: "StatefulSet", Name: "db"}})
@@ -210,6 +215,7 @@ func TestActionSetValidatorUpdate(t *testing.T) {
 	}{
 		{name: "cancel", change: func(as *batonv1.ActionSet) { as.Spec.Cancel = &batonv1.CancelRequest{Reason: "maintenance"} }},
 		{name: "ttl", change: func(as *batonv1.ActionSet) { as.Spec.TTLSecondsAfterFinished = ptr.To[int32](60) }},
+		{name: "phase timeout", change: func(as *batonv1.ActionSet) { as.Spec.PhaseTimeout = &metav1.Duration{Duration: time.Hour} }},
 		{name: "labels", change: func(as *batonv1.ActionSet) { as.Labels = map[string]string{"a": "b"} }},
 		{name: "status is not looked at", change: func(as *batonv1.ActionSet) { as.Status.State = batonv1.StateFailed }},
 		{name: "an action's object", change: func(as *batonv1.ActionSet) { as.Spec.Actions[0].Object.Name = "other" },
@@ -221,6 +227,9 @@ func TestActionSetValidatorUpdate(t *testing.T) {
 			fields: []string{"spec.actions"}},
 		{name: "negative timeout", change: func(as *batonv1.ActionSet) { as.Spec.Timeout = &metav1.Duration{Duration: -time.Second} },
 			fields: []string{"spec.timeout"}},
+		{name: "negative phase timeout", change: func(as *batonv1.ActionSet) {
+			as.Spec.PhaseTimeout = &metav1.Duration{Duration: -time.Second}
+		}, fields: []string{"spec.phaseTimeout"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -607,8 +607,11 @@ func (run *actionSetRun) phaseOf(k phaseKey) (batonv1.BlueprintPhase, dispatcher
 	d := run.identity(k)
 	d.Function = bpPhase.Func
 	d.SpecSecret = dispatcher.JobName(d)
-	if bpPhase.Timeout != nil {
-		d.Timeout = bpPhase.Timeout.Duration
+	switch {
+	case bpPhase.Timeout != nil && bpPhase.Timeout.Duration > 0:
+		d.Timeout, d.TimeoutFrom = bpPhase.Timeout.Duration, dispatcher.TimeoutFromBlueprint
+	case run.as.Spec.PhaseTimeout != nil && run.as.Spec.PhaseTimeout.Duration > 0:
+		d.Timeout, d.TimeoutFrom = run.as.Spec.PhaseTimeout.Duration, dispatcher.TimeoutFromActionSet
 	}
 	d.Retries = bpPhase.Retries
 	d.NonRetryableExitCodes = bpPhase.NonRetryableExitCodes
@@ -715,8 +718,12 @@ func (run *actionSetRun) outputsOf(job *batchv1.Job, pods []corev1.Pod) (map[str
 func failureOf(job *batchv1.Job, c batchv1.JobCondition, attempts []batonv1.PhaseAttempt) string {
 	if c.Reason == batchv1.JobReasonDeadlineExceeded && job.Spec.ActiveDeadlineSeconds != nil {
 		// The pod was killed for it: its exit says nothing useful.
-		return fmt.Sprintf("timed out: the phase ran longer than its timeout of %s (job %s)",
-			time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second, job.Name)
+		which := ""
+		if from, ok := timeoutSources[job.Annotations[dispatcher.AnnotationTimeoutFrom]]; ok {
+			which = "set by " + from + "; "
+		}
+		return fmt.Sprintf("timed out: the phase ran longer than its timeout of %s (%sjob %s)",
+			time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second, which, job.Name)
 	}
 	last := lastFailure(attempts)
 	if last == nil {
@@ -733,6 +740,14 @@ func failureOf(job *batchv1.Job, c batchv1.JobCondition, attempts []batonv1.Phas
 		return fmt.Sprintf("failed %d attempts, the last: %s", countFailed(attempts), msg)
 	}
 	return msg
+}
+
+// timeoutSources name, in a timed-out phase's message, where its limit was
+// set (the Job's dispatcher.AnnotationTimeoutFrom).
+var timeoutSources = map[string]string{
+	dispatcher.TimeoutFromBlueprint:  "the Blueprint phase's timeout",
+	dispatcher.TimeoutFromActionSet:  "the ActionSet's spec.phaseTimeout",
+	dispatcher.TimeoutFromController: "the controller's --phase-deadline",
 }
 
 // isBareExit tells a message that only gives the exit code (the runner

@@ -153,6 +153,11 @@ func TestFailureOf(t *testing.T) {
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "bk-backup-dump", Namespace: "app"}}
 	withDeadline := job.DeepCopy()
 	withDeadline.Spec.ActiveDeadlineSeconds = ptr.To[int64](30)
+	deadlineFrom := func(from string) *batchv1.Job {
+		j := withDeadline.DeepCopy()
+		j.Annotations = map[string]string{dispatcher.AnnotationTimeoutFrom: from}
+		return j
+	}
 	failedAttempt := func(pod string, code int32, msg string) batonv1.PhaseAttempt {
 		return batonv1.PhaseAttempt{Pod: pod, State: failed, ExitCode: ptr.To(code), Message: msg}
 	}
@@ -179,6 +184,12 @@ func TestFailureOf(t *testing.T) {
 			"exit code 3 is declared non-retryable, no retry: bad configuration"},
 		{"out of time", withDeadline, cond(batchv1.JobReasonDeadlineExceeded), nil,
 			"timed out: the phase ran longer than its timeout of 30s (job bk-backup-dump)"},
+		{"out of the Blueprint phase's time", deadlineFrom(dispatcher.TimeoutFromBlueprint), cond(batchv1.JobReasonDeadlineExceeded), nil,
+			"timed out: the phase ran longer than its timeout of 30s (set by the Blueprint phase's timeout; job bk-backup-dump)"},
+		{"out of the ActionSet's phase time", deadlineFrom(dispatcher.TimeoutFromActionSet), cond(batchv1.JobReasonDeadlineExceeded), nil,
+			"timed out: the phase ran longer than its timeout of 30s (set by the ActionSet's spec.phaseTimeout; job bk-backup-dump)"},
+		{"out of the controller's phase time", deadlineFrom(dispatcher.TimeoutFromController), cond(batchv1.JobReasonDeadlineExceeded), nil,
+			"timed out: the phase ran longer than its timeout of 30s (set by the controller's --phase-deadline; job bk-backup-dump)"},
 		{"no attempt seen: the Job's own words", job, cond(batchv1.JobReasonBackoffLimitExceeded), nil,
 			"job bk-backup-dump: BackoffLimitExceeded: Job has reached the specified backoff limit"},
 		{"its pod deleted", job, cond(batchv1.JobReasonBackoffLimitExceeded),

@@ -3,8 +3,10 @@ package controller
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -225,6 +227,45 @@ func TestMissingJob(t *testing.T) {
 			assert.Equal(t, tt.want, res.state)
 			assert.Equal(t, tt.message, res.message)
 			assert.NoError(t, run.transient)
+		})
+	}
+}
+
+// A phase's time limit: the Blueprint phase's own timeout, else the
+// ActionSet's phaseTimeout, else the controller's; the Job says which.
+func TestPhaseTimeoutPrecedence(t *testing.T) {
+	tests := []struct {
+		name        string
+		blueprint   time.Duration
+		actionSet   time.Duration
+		wantSeconds int64
+		wantFrom    string
+	}{
+		{"the controller's", 0, 0, 3600, dispatcher.TimeoutFromController},
+		{"the ActionSet's", 0, 10 * time.Minute, 600, dispatcher.TimeoutFromActionSet},
+		{"the Blueprint phase's wins", 90 * time.Second, 10 * time.Minute, 90, dispatcher.TimeoutFromBlueprint},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as, objs := twoActionFixture()
+			bp := objs[0].(*batonv1.Blueprint)
+			if tt.blueprint > 0 {
+				a := bp.Actions["a"]
+				a.Phases = slices.Clone(a.Phases)
+				a.Phases[0].Timeout = &metav1.Duration{Duration: tt.blueprint}
+				bp.Actions["a"] = a
+			}
+			if tt.actionSet > 0 {
+				as.Spec.PhaseTimeout = &metav1.Duration{Duration: tt.actionSet}
+			}
+			c := fake.NewClientBuilder().WithScheme(planScheme(t)).WithObjects(objs...).Build()
+			planned, err := Plan(context.Background(), c, c.RESTMapper(), planSettings, as)
+			require.NoError(t, err)
+			require.Equal(t, "first", planned[0].Phase)
+			job := planned[0].Job
+			require.NotNil(t, job)
+			assert.Equal(t, tt.wantSeconds, *job.Spec.ActiveDeadlineSeconds)
+			assert.Equal(t, tt.wantFrom, job.Annotations[dispatcher.AnnotationTimeoutFrom])
 		})
 	}
 }

@@ -46,6 +46,10 @@ const (
 	AnnotationPhaseIndex  = "baton.dev/phase-index"
 	AnnotationActionIndex = "baton.dev/action-index"
 	AnnotationDeferred    = "baton.dev/deferred"
+	// AnnotationTimeoutFrom on a Job with a deadline says where its
+	// deadline came from (TimeoutFrom*), for the message of a phase that
+	// runs out of it.
+	AnnotationTimeoutFrom = "baton.dev/timeout-from"
 
 	managedByValue = "baton"
 	componentValue = "phase"
@@ -135,8 +139,10 @@ type Phase struct {
 	PodAnnotations   map[string]string
 	User             *UserContainer
 	// Timeout, when set, bounds this phase instead of
-	// Settings.ActiveDeadline (the Blueprint phase's timeout).
-	Timeout time.Duration
+	// Settings.ActiveDeadline (the Blueprint phase's timeout, or the
+	// ActionSet's phaseTimeout); TimeoutFrom says which.
+	Timeout     time.Duration
+	TimeoutFrom string
 	// Retries, when set, is the phase's own retry count instead of
 	// Settings.BackoffLimit (the Blueprint phase's retries).
 	Retries *int32
@@ -203,6 +209,21 @@ func (p Phase) deadline(s Settings) time.Duration {
 		return p.Timeout
 	}
 	return s.ActiveDeadline
+}
+
+// Where a Job's deadline came from (AnnotationTimeoutFrom).
+const (
+	TimeoutFromBlueprint  = "blueprint"
+	TimeoutFromActionSet  = "actionset"
+	TimeoutFromController = "controller"
+)
+
+// timeoutFrom says where deadline's answer came from.
+func (p Phase) timeoutFrom() string {
+	if p.Timeout > 0 {
+		return p.TimeoutFrom
+	}
+	return TimeoutFromController
 }
 
 // backoffLimit is how many failed attempts the Job retries: the phase's
@@ -335,6 +356,7 @@ func Build(p Phase, s Settings) (*batchv1.Job, error) {
 	if deadline := p.deadline(s); deadline > 0 {
 		// Whole seconds, at least one: the API's unit.
 		job.Spec.ActiveDeadlineSeconds = ptr.To(max(int64(1), int64(deadline.Round(time.Second)/time.Second)))
+		job.Annotations[AnnotationTimeoutFrom] = p.timeoutFrom()
 	}
 	return job, nil
 }

@@ -268,22 +268,27 @@ func TestPhaseDeadline(t *testing.T) {
 		controllerWide   time.Duration
 		phaseTimeout     time.Duration
 		wantDeadlineSecs *int64
+		wantFrom         string
 	}{
-		{"neither", 0, 0, nil},
-		{"controller-wide", time.Hour, 0, ptr.To[int64](3600)},
-		{"the phase's own wins", time.Hour, 90 * time.Second, ptr.To[int64](90)},
-		{"without a controller-wide one", 0, 5 * time.Minute, ptr.To[int64](300)},
-		{"under a second is one", 0, 200 * time.Millisecond, ptr.To[int64](1)},
+		{"neither", 0, 0, nil, ""},
+		{"controller-wide", time.Hour, 0, ptr.To[int64](3600), TimeoutFromController},
+		{"the phase's own wins", time.Hour, 90 * time.Second, ptr.To[int64](90), TimeoutFromBlueprint},
+		{"without a controller-wide one", 0, 5 * time.Minute, ptr.To[int64](300), TimeoutFromBlueprint},
+		{"under a second is one", 0, 200 * time.Millisecond, ptr.To[int64](1), TimeoutFromBlueprint},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := settings
 			s.ActiveDeadline = tt.controllerWide
 			p := aPhase().obj()
-			p.Timeout = tt.phaseTimeout
+			p.Timeout, p.TimeoutFrom = tt.phaseTimeout, TimeoutFromBlueprint
 			job, err := Build(p, s)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantDeadlineSecs, job.Spec.ActiveDeadlineSeconds)
+			from, ok := job.Annotations[AnnotationTimeoutFrom]
+			assert.Equal(t, tt.wantFrom != "", ok, "annotated only when there is a deadline")
+			assert.Equal(t, tt.wantFrom, from)
+			assert.NotContains(t, job.Spec.Template.Annotations, AnnotationTimeoutFrom, "the Job's, not its pods'")
 		})
 	}
 }

@@ -328,16 +328,35 @@ func TestFinishedActionSetExpiresWithItsJobs(t *testing.T) {
 func TestPhaseTimeoutFailsWithAClearMessage(t *testing.T) {
 	t.Parallel()
 	e := connectEngine(t)
-	slow := kubeTask("slow", "sleep 120")
-	slow.Timeout = &metav1.Duration{Duration: 3 * time.Second}
-	bp := stoppableBlueprint("timeout", slow)
-	as := namespaceActionSet(uniqueName("timeout"), bp.Name, "backup")
-	e.create(t, bp, as)
-	got := e.waitFinished(t, as.Name)
-	require.Equal(t, batonv1.StateFailed, got.Status.State)
-	assert.Contains(t, got.Status.Error.Message, "timed out: the phase ran longer than its timeout of 3s")
-	assert.Contains(t, got.Status.Error.Message, `phase "slow"`)
-	assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].DeferPhase.State)
+	tests := []struct {
+		name                     string
+		blueprint, actionSet     time.Duration
+		wantTimeout, wantSetting string
+	}{
+		{"the Blueprint phase's", 3 * time.Second, time.Hour, "3s", "the Blueprint phase's timeout"},
+		{"the ActionSet's", 0, 4 * time.Second, "4s", "the ActionSet's spec.phaseTimeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			slow := kubeTask("slow", "sleep 120")
+			if tt.blueprint > 0 {
+				slow.Timeout = &metav1.Duration{Duration: tt.blueprint}
+			}
+			bp := stoppableBlueprint("timeout", slow)
+			// The cleanup has its own limit: a few seconds would be too
+			// short for a pod to start on a busy node.
+			bp.Actions["backup"].DeferPhase.Timeout = &metav1.Duration{Duration: 5 * time.Minute}
+			as := namespaceActionSet(uniqueName("timeout"), bp.Name, "backup")
+			as.Spec.PhaseTimeout = &metav1.Duration{Duration: tt.actionSet}
+			e.create(t, bp, as)
+			got := e.waitFinished(t, as.Name)
+			require.Equal(t, batonv1.StateFailed, got.Status.State)
+			assert.Contains(t, got.Status.Error.Message, "timed out: the phase ran longer than its timeout of "+tt.wantTimeout+" (set by "+tt.wantSetting+";")
+			assert.Contains(t, got.Status.Error.Message, `phase "slow"`)
+			assert.Equal(t, batonv1.StateComplete, got.Status.Actions[0].DeferPhase.State)
+		})
+	}
 }
 
 // An ActionSet past its own timeout stops its running phase, starts no

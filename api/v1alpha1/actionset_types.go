@@ -52,6 +52,13 @@ type ActionSetSpec struct {
 	// Baton's addition to Kanister's schema.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// PhaseTimeout bounds each phase of the ActionSet whose Blueprint phase
+	// sets no timeout of its own, e.g. "30m", instead of the controller's
+	// --phase-deadline; a phase that runs out of it fails with a message
+	// saying which limit it was. A change applies to phases started after
+	// it. Baton's addition to Kanister's schema.
+	// +optional
+	PhaseTimeout *metav1.Duration `json:"phaseTimeout,omitempty"`
 }
 
 // CancelRequest asks for an ActionSet to be stopped.
