@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -42,6 +44,11 @@ type createFlags struct {
 	runnerSA        string
 	wait            bool
 	timeout         time.Duration
+	// The ActionSet's own limits (spec.timeout, spec.phaseTimeout,
+	// spec.ttlSecondsAfterFinished); zero leaves them unset.
+	actionSetTimeout time.Duration
+	phaseTimeout     time.Duration
+	ttl              time.Duration
 }
 
 // The controller's defaults for phase Jobs (cmd/controller): what --render
@@ -141,6 +148,9 @@ use (its own flags of the same names).`,
 	fs.BoolVar(&f.render, "render", false, "print the Jobs the controller would create for each phase (YAML, secrets redacted) and create nothing")
 	fs.StringVar(&f.runnerImage, "runner-image", defaultRunnerImage, "with --render: the runner image, what the controller would use (its --runner-image)")
 	fs.StringVar(&f.runnerSA, "runner-service-account", defaultRunnerServiceAccount, "with --render: the ServiceAccount phase pods run as, what the controller would use (its --runner-service-account)")
+	fs.DurationVar(&f.actionSetTimeout, "actionset-timeout", 0, "spec.timeout: stop the ActionSet and fail it this long after its creation (deferPhases still run)")
+	fs.DurationVar(&f.phaseTimeout, "phase-timeout", 0, "spec.phaseTimeout: time limit of each phase whose Blueprint sets no timeout (default: the controller's --phase-deadline)")
+	fs.DurationVar(&f.ttl, "ttl", 0, "spec.ttlSecondsAfterFinished: delete the ActionSet, its Jobs and pods this long after it ends (whole seconds)")
 	fs.BoolVar(&f.wait, "wait", false, "follow the ActionSet to its end; exit non-zero unless it completes")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "with --wait: how long to wait")
 	return cmd
@@ -246,6 +256,9 @@ func buildActionSet(f createFlags, ns string, from *batonv1.ActionSet) (*batonv1
 	}
 
 	as := &batonv1.ActionSet{TypeMeta: actionSetTypeMeta, ObjectMeta: metav1.ObjectMeta{Namespace: ns}}
+	if err := setLimits(&as.Spec, f); err != nil {
+		return nil, err
+	}
 	if f.name != "" {
 		as.Name = f.name
 	} else {
@@ -292,6 +305,32 @@ func buildActionSet(f createFlags, ns string, from *batonv1.ActionSet) (*batonv1
 		}
 	}
 	return as, nil
+}
+
+// setLimits copies the time-limit flags into spec, refusing what the
+// admission webhook would refuse anyway, with the flag's name.
+func setLimits(spec *batonv1.ActionSetSpec, f createFlags) error {
+	for _, l := range []struct {
+		flag  string
+		value time.Duration
+	}{{"--actionset-timeout", f.actionSetTimeout}, {"--phase-timeout", f.phaseTimeout}, {"--ttl", f.ttl}} {
+		if l.value < 0 {
+			return fmt.Errorf("%s %s: must be positive", l.flag, l.value)
+		}
+	}
+	if f.actionSetTimeout > 0 {
+		spec.Timeout = &metav1.Duration{Duration: f.actionSetTimeout}
+	}
+	if f.phaseTimeout > 0 {
+		spec.PhaseTimeout = &metav1.Duration{Duration: f.phaseTimeout}
+	}
+	if f.ttl > 0 {
+		if f.ttl%time.Second != 0 || f.ttl > math.MaxInt32*time.Second {
+			return fmt.Errorf("--ttl %s: must be whole seconds, at most %d", f.ttl, math.MaxInt32)
+		}
+		spec.TTLSecondsAfterFinished = ptr.To(int32(f.ttl / time.Second))
+	}
+	return nil
 }
 
 // artifactsFrom returns, by action index, the output artifacts of a

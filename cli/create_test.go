@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
@@ -140,6 +142,42 @@ func TestCreateActionSetFlags(t *testing.T) {
 			assert.Equal(t, tt.wantGen, as.GenerateName)
 			assert.Equal(t, tt.want, as.Spec.Actions)
 			assert.NotContains(t, out, "status", "a new ActionSet has no status")
+		})
+	}
+}
+
+// The ActionSet's own limits: set from their flags, unset without them,
+// refused with the flag's name when they cannot be.
+func TestCreateActionSetLimits(t *testing.T) {
+	base := []string{"create", "actionset", "--dry-run", "--action", "backup", "--blueprint", "bp", "--deployment", "app/web"}
+	tests := []struct {
+		name        string
+		args        []string
+		wantTimeout *metav1.Duration
+		wantPhase   *metav1.Duration
+		wantTTL     *int32
+		wantErr     string
+	}{
+		{name: "none"},
+		{name: "all three", args: []string{"--actionset-timeout", "2h", "--phase-timeout", "30m", "--ttl", "24h"},
+			wantTimeout: &metav1.Duration{Duration: 2 * time.Hour}, wantPhase: &metav1.Duration{Duration: 30 * time.Minute}, wantTTL: ptr.To[int32](86400)},
+		{name: "negative", args: []string{"--phase-timeout", "-1m"}, wantErr: "--phase-timeout -1m0s: must be positive"},
+		{name: "a ttl of part of a second", args: []string{"--ttl", "1500ms"}, wantErr: "--ttl 1.5s: must be whole seconds"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _, err := runCLI(t, "", append(base, tt.args...)...)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			var as batonv1.ActionSet
+			require.NoError(t, yaml.UnmarshalStrict([]byte(out), &as), out)
+			assert.Equal(t, tt.wantTimeout, as.Spec.Timeout)
+			assert.Equal(t, tt.wantPhase, as.Spec.PhaseTimeout)
+			assert.Equal(t, tt.wantTTL, as.Spec.TTLSecondsAfterFinished)
 		})
 	}
 }
