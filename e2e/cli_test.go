@@ -18,8 +18,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
+	"github.com/batonhq/baton/dispatcher"
 )
 
 var batonctlBinary = envOr("BATON_CLI", "../_output/bin/batonctl")
@@ -123,16 +125,27 @@ func TestBatonctlBackupThenRestoreFrom(t *testing.T) {
 	pg.sql(t, "DROP TABLE items;")
 	// As docs/getting-started.md shows it: --from also brings the backup's
 	// Blueprint, object and Profile.
-	out, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "restore", "--from", backup, "--wait", "--timeout", "4m")
+	// With limits of its own (the Blueprint's phases set no timeout).
+	out, errOut, code = batonctl(t, "create", "actionset", "-n", userNS, "--action", "restore", "--from", backup,
+		"--phase-timeout", "10m", "--ttl", "24h", "--wait", "--timeout", "4m")
 	require.Equal(t, 0, code, "restore: %s%s", out, errOut)
 	restore := strings.TrimSpace(out)
 	assert.Equal(t, want, pg.sql(t, checksumSQL), "restored through --from")
+	jobs, err := e.client.BatchV1().Jobs(userNS).List(context.Background(),
+		metav1.ListOptions{LabelSelector: dispatcher.LabelActionSet + "=" + restore})
+	require.NoError(t, err)
+	require.NotEmpty(t, jobs.Items)
+	for _, j := range jobs.Items {
+		assert.Equal(t, int64(600), ptr.Deref(j.Spec.ActiveDeadlineSeconds, 0), "--phase-timeout bounds job %s", j.Name)
+		assert.Equal(t, dispatcher.TimeoutFromActionSet, j.Annotations[dispatcher.AnnotationTimeoutFrom], "job %s", j.Name)
+	}
 
 	out, _, code = batonctl(t, "get", "actionset", restore, "-n", userNS, "-o", "json")
 	require.Equal(t, 0, code)
 	var got batonv1.ActionSet
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, batonv1.StateComplete, got.Status.State)
+	assert.Equal(t, ptr.To[int32](86400), got.Spec.TTLSecondsAfterFinished, "--ttl")
 	artifacts := got.Spec.Actions[0].Artifacts
 	assert.NotEmpty(t, artifacts["cloudObject"].KeyValue["backupLocation"], "--from gave the backup's artifacts")
 
