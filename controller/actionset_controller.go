@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,7 +171,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	if len(as.Status.Actions) == 0 {
-		if err := run.initialise(); err != nil {
+		if err := run.initialise(); errors.Is(err, errNotStarted) {
+			return ctrl.Result{}, run.transient
+		} else if err != nil {
 			as.Status.State = batonv1.StateFailed
 			as.Status.Error = &batonv1.ActionSetError{Message: err.Error()}
 			events = append(events, event{corev1.EventTypeWarning, "InvalidActionSet", err.Error()})
@@ -445,7 +449,9 @@ func (run *actionSetRun) blueprintAction(i int) (*batonv1.BlueprintAction, error
 }
 
 // initialise checks that everything the ActionSet names exists and lists
-// every phase as pending.
+// every phase as pending. An error the next attempt may not meet (the API
+// server failing) is errNotStarted, with the error in run.transient: the
+// ActionSet is not failed for it.
 func (run *actionSetRun) initialise() error {
 	as := run.as
 	if len(as.Spec.Actions) == 0 {
@@ -455,13 +461,17 @@ func (run *actionSetRun) initialise() error {
 	// any phase pod and the ActionSet would wait forever.
 	if sa := run.r.Settings.ServiceAccount; sa != "" {
 		var acct corev1.ServiceAccount
-		if err := run.r.APIReader.Get(run.ctx, client.ObjectKey{Namespace: as.Namespace, Name: sa}, &acct); err != nil {
+		if err := run.r.APIReader.Get(run.ctx, client.ObjectKey{Namespace: as.Namespace, Name: sa}, &acct); retryable(err) {
+			return run.retryLater(err)
+		} else if err != nil {
 			return fmt.Errorf("phase pods run as ServiceAccount %s/%s: %w (create ActionSets in Baton's namespace, or give this namespace that ServiceAccount: see docs/install.md)", as.Namespace, sa, err)
 		}
 	}
 	for i, spec := range as.Spec.Actions {
 		bpAction, err := run.blueprintAction(i)
-		if err != nil {
+		if retryable(err) {
+			return run.retryLater(err)
+		} else if err != nil {
 			return fmt.Errorf("action %q: %w", spec.Name, err)
 		}
 		phases := bpAction.Phases
@@ -491,7 +501,9 @@ func (run *actionSetRun) initialise() error {
 		// Resolving the parameters fetches the object, ConfigMaps, Secrets
 		// and Profile: a missing one fails the ActionSet now, not mid-run.
 		params, err := run.params(i)
-		if err != nil {
+		if retryable(err) {
+			return run.retryLater(err)
+		} else if err != nil {
 			return fmt.Errorf("action %q: %w", spec.Name, err)
 		}
 		if err := run.checkProfile(spec, params.Profile); err != nil {
@@ -760,23 +772,17 @@ func isBareExit(msg string) bool { return strings.HasPrefix(msg, "container exit
 func (run *actionSetRun) start(k phaseKey) error {
 	bpPhase, d, err := run.phaseOf(k)
 	if err != nil {
-		return err
+		return run.failOrRetry(err)
 	}
 	params, err := run.params(k.action)
 	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return err
-		}
-		return run.retryLater(err)
+		return run.failOrRetry(err)
 	}
 	object := run.as.Spec.Actions[k.action].Object
 	res := resolver{reader: run.r.APIReader, mapper: run.r.RESTMapper(), as: run.as}
 	objects, fetched, err := res.phaseObjects(run.ctx, bpPhase.Objects, params, objectNamespace(object))
 	if err != nil {
-		if apierrors.IsNotFound(err) || !isAPIError(err) {
-			return err
-		}
-		return run.retryLater(err)
+		return run.failOrRetry(err)
 	}
 	params.Phases[d.Name] = fetched
 	args, err := renderPhaseArgs(bpPhase.Func, bpPhase.Args, params)
@@ -815,6 +821,36 @@ func (run *actionSetRun) start(k phaseKey) error {
 		return run.retryLater(err)
 	}
 	return nil
+}
+
+// failOrRetry sorts an error met while reading what a phase needs: one the
+// next attempt may not meet is retried (the phase stays pending), any other
+// fails the phase with it.
+func (run *actionSetRun) failOrRetry(err error) error {
+	if retryable(err) {
+		return run.retryLater(err)
+	}
+	return err
+}
+
+// retryable tells an error the next attempt may not meet — the API server
+// or the network failing (a timeout, a 5xx, throttling, a refused
+// connection) — from one about the ActionSet's input: a referent not found
+// or forbidden, a request refused as invalid, or the controller's own words
+// (a Blueprint without the action, a Secret without the key, a kind the
+// cluster does not serve).
+func retryable(err error) bool {
+	var urlErr *url.Error
+	var netErr net.Error
+	switch {
+	case errors.As(err, &urlErr), errors.As(err, &netErr),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case !isAPIError(err):
+		return false
+	}
+	return !(apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsInvalid(err) ||
+		apierrors.IsBadRequest(err) || apierrors.IsMethodNotSupported(err) || apierrors.IsGone(err))
 }
 
 // retryLater records an API error met while starting a phase, which the

@@ -103,7 +103,9 @@ func Plan(ctx context.Context, reader client.Reader, mapper meta.RESTMapper, set
 		r:   &Reconciler{Client: mapperOnly{mapper: mapper}, APIReader: reader, Settings: settings},
 		ctx: ctx, as: as, blueprints: map[string]*batonv1.Blueprint{}, referents: map[int]render.Params{},
 	}
-	if err := run.initialise(); err != nil {
+	if err := run.initialise(); errors.Is(err, errNotStarted) {
+		return nil, run.transient // the API server failing: its own words
+	} else if err != nil {
 		return nil, err
 	}
 	var planned []PlannedPhase

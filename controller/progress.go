@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	batonv1 "github.com/batonhq/baton/api/v1alpha1"
 )
@@ -115,7 +116,9 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 	}
 
 	// Out of time: the phases still running fail for it, which stops the
-	// rest as any failure does. DeferPhases are left to finish.
+	// rest as any failure does. DeferPhases are left to finish. With none
+	// running (the deadline fell between two phases, or a start is being
+	// retried), the next phase fails for it instead: it must not start.
 	if msg, expired := s.expired(); expired {
 		for i := range as.Status.Actions {
 			a := &as.Status.Actions[i]
@@ -126,9 +129,18 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 				}
 			}
 		}
+		for i := range as.Status.Actions {
+			a := &as.Status.Actions[i]
+			if anyFailed(as) || isCancelled(as) {
+				break
+			}
+			if next := slices.IndexFunc(a.Phases, func(p batonv1.Phase) bool { return p.State == batonv1.StatePending }); next >= 0 {
+				fail(&a.Phases[next], fmt.Sprintf("action %q phase %q: %s", a.Name, a.Phases[next].Name, msg))
+			}
+		}
 	}
 
-	cancelled := as.Spec.Cancel != nil
+	cancelled := isCancelled(as)
 	for i := range as.Status.Actions {
 		a := &as.Status.Actions[i]
 		if !anyFailed(as) && !cancelled {
@@ -177,7 +189,7 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 		if a.DeferPhase == nil || a.DeferPhase.State != batonv1.StatePending {
 			continue
 		}
-		if mainPhasesFinished(a, cancelled) && started(a) {
+		if mainPhasesFinished(a, cancelled || anyFailed(as)) && started(a) {
 			begin(a.DeferPhase, phaseKey{action: i, deferred: true}, a.DeferPhase.Name)
 		}
 	}
@@ -185,6 +197,8 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 	as.Status.State = overallState(as)
 	return failure
 }
+
+func isCancelled(as *batonv1.ActionSet) bool { return as.Spec.Cancel != nil }
 
 func anyFailed(as *batonv1.ActionSet) bool {
 	for _, a := range as.Status.Actions {
@@ -200,15 +214,16 @@ func anyFailed(as *batonv1.ActionSet) bool {
 	return false
 }
 
-// mainPhasesFinished: every phase completed, or the action was cut short by
-// a failure or a cancellation (no phase runs and the later ones never will).
-func mainPhasesFinished(a *batonv1.ActionStatus, cancelled bool) bool {
+// mainPhasesFinished: every phase completed, or the action was cut short —
+// the ActionSet halted (a failure anywhere, a cancellation) or one of its
+// own phases failed — so no phase runs and the later ones never will.
+func mainPhasesFinished(a *batonv1.ActionStatus, halted bool) bool {
 	for _, p := range a.Phases {
 		if p.State == batonv1.StateRunning {
 			return false
 		}
 	}
-	if cancelled {
+	if halted {
 		return true
 	}
 	for _, p := range a.Phases {
@@ -246,8 +261,11 @@ func overallState(as *batonv1.ActionSet) batonv1.State {
 			switch {
 			case a.DeferPhase.State == batonv1.StateRunning:
 				running = true
-			case a.DeferPhase.State == batonv1.StatePending && started(a) && !anyFailed(as) && as.Spec.Cancel == nil:
-				running = true // waits for the main phases
+			case a.DeferPhase.State == batonv1.StatePending && started(a):
+				// Waits for the main phases, or is due and its start
+				// (met by an API error) is retried: a cleanup is never
+				// skipped.
+				running = true
 			}
 		}
 	}
