@@ -673,12 +673,21 @@ func (run *actionSetRun) missingJob(k phaseKey) (jobResult, bool) {
 	switch {
 	case err == nil:
 		return jobResult{state: batonv1.StateRunning}, true
-	case apierrors.IsNotFound(err) && run.as.Spec.Cancel != nil:
+	case apierrors.IsNotFound(err) && !k.deferred && run.as.Spec.Cancel != nil:
 		// Stopped by a cancellation whose status write did not land:
-		// advance marks it cancelled, as it was.
+		// advance marks it cancelled, as it was. (Cancellations never
+		// stop deferPhases.)
 		return jobResult{state: batonv1.StateRunning}, true
 	case apierrors.IsNotFound(err):
-		return jobResult{state: batonv1.StateFailed, message: fmt.Sprintf("its job %s was deleted before it finished", name)}, true
+		if _, expired := run.expired(); expired {
+			// Stopped by the ActionSet's timeout: advance fails it
+			// for that, as it did.
+			return jobResult{state: batonv1.StateRunning}, true
+		}
+		// lost: if this reconcile finds another phase failed, that one
+		// is the cause (it had this Job stopped), not the deletion.
+		return jobResult{state: batonv1.StateFailed, lost: true,
+			message: fmt.Sprintf("its job %s was deleted before it finished", name)}, true
 	default:
 		run.transient = fmt.Errorf("read job %s: %w", name, err)
 		return jobResult{state: batonv1.StateRunning}, true

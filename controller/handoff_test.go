@@ -194,38 +194,51 @@ func TestTransientJobCreateErrorIsRetried(t *testing.T) {
 
 // A running phase whose Job the cache does not hold: still running while
 // the API server has the Job (the cache is behind), failed once it is gone
-// — unless the ActionSet was cancelled, whose stop removed it.
+// — unless a cancellation or the ActionSet's timeout removed it (advance
+// then records it as such); a deferPhase, which neither stops, fails.
 func TestMissingJob(t *testing.T) {
 	as, _ := twoActionFixture()
-	as.Status.Actions = []batonv1.ActionStatus{{Name: "a", Phases: []batonv1.Phase{{Name: "first", State: batonv1.StateRunning}}}}
-	key := phaseKey{action: 0, phase: 0}
-	name := (&actionSetRun{as: as}).jobName(key)
+	as.CreationTimestamp = metav1.NewTime(time.Now().Add(-time.Hour))
+	as.Status.Actions = []batonv1.ActionStatus{{Name: "a", Phases: []batonv1.Phase{{Name: "first", State: batonv1.StateRunning}},
+		DeferPhase: &batonv1.Phase{Name: "cleanup", State: batonv1.StateRunning}}}
+	main, cleanup := phaseKey{action: 0, phase: 0}, phaseKey{action: 0, deferred: true}
+	deleted := func(k phaseKey) string {
+		return "its job " + (&actionSetRun{as: as}).jobName(k) + " was deleted before it finished"
+	}
 	tests := []struct {
 		name      string
+		key       phaseKey
 		apiHasJob bool
 		cancelled bool
+		expired   bool
 		want      batonv1.State
 		message   string
 	}{
-		{name: "the cache is behind", apiHasJob: true, want: batonv1.StateRunning},
-		{name: "deleted", want: batonv1.StateFailed, message: "its job " + name + " was deleted before it finished"},
-		{name: "stopped by a cancellation", cancelled: true, want: batonv1.StateRunning},
+		{name: "the cache is behind", key: main, apiHasJob: true, want: batonv1.StateRunning},
+		{name: "deleted", key: main, want: batonv1.StateFailed, message: deleted(main)},
+		{name: "stopped by a cancellation", key: main, cancelled: true, want: batonv1.StateRunning},
+		{name: "stopped by the timeout", key: main, expired: true, want: batonv1.StateRunning},
+		{name: "a deferPhase deleted under a cancellation", key: cleanup, cancelled: true, want: batonv1.StateFailed, message: deleted(cleanup)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			as := as.DeepCopy()
 			b := fake.NewClientBuilder().WithScheme(planScheme(t))
 			if tt.apiHasJob {
-				b = b.WithObjects(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: as.Namespace, Name: name}})
+				b = b.WithObjects(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: as.Namespace, Name: (&actionSetRun{as: as}).jobName(tt.key)}})
 			}
-			as := as.DeepCopy()
 			if tt.cancelled {
 				as.Spec.Cancel = &batonv1.CancelRequest{}
 			}
+			if tt.expired {
+				as.Spec.Timeout = &metav1.Duration{Duration: time.Minute}
+			}
 			run := &actionSetRun{r: &Reconciler{APIReader: b.Build()}, ctx: context.Background(), as: as, jobs: map[string]*batchv1.Job{}}
-			res, ok := run.observe(key)
+			res, ok := run.observe(tt.key)
 			require.True(t, ok)
 			assert.Equal(t, tt.want, res.state)
 			assert.Equal(t, tt.message, res.message)
+			assert.Equal(t, tt.message != "", res.lost)
 			assert.NoError(t, run.transient)
 		})
 	}

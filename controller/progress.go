@@ -24,6 +24,10 @@ type jobResult struct {
 	message string
 	// attempts, when set, replace the phase's recorded attempts.
 	attempts []batonv1.PhaseAttempt
+	// lost marks a failure for a Job that vanished: recorded after every
+	// other result, so that when another phase failed too (and its failure
+	// had this Job deleted), that one is the ActionSet's error.
+	lost bool
 }
 
 // errNotStarted is what stepper.start returns when it could not start a
@@ -35,7 +39,8 @@ var errNotStarted = errors.New("phase not started yet")
 // and never touches the cluster itself, so the state machine is unit-tested
 // with fakes.
 type stepper interface {
-	// observe returns the phase's Job result, or ok=false when no Job exists.
+	// observe returns the result of the phase's Job, or ok=false when
+	// there is nothing to record.
 	observe(k phaseKey) (res jobResult, ok bool)
 	// start renders the phase and creates its Job; an error is a failure of
 	// the phase (a template that does not render, a bad podOverride, ...),
@@ -73,11 +78,15 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 		}
 	}
 	// settle records a finished Job's result into p; running Jobs are left.
-	settle := func(p *batonv1.Phase, k phaseKey, name string) {
-		res, ok := s.observe(k)
-		if !ok {
-			return
-		}
+	// Lost Jobs wait in lost until every other result is in.
+	type lostJob struct {
+		p    *batonv1.Phase
+		k    phaseKey
+		name string
+		res  jobResult
+	}
+	var lost []lostJob
+	record := func(p *batonv1.Phase, k phaseKey, name string, res jobResult) {
 		if res.attempts != nil {
 			p.Attempts = res.attempts
 		}
@@ -87,6 +96,16 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 			p.Output = res.outputs
 		case batonv1.StateFailed:
 			fail(p, fmt.Sprintf("action %q phase %q failed: %s", as.Status.Actions[k.action].Name, name, res.message))
+		}
+	}
+	settle := func(p *batonv1.Phase, k phaseKey, name string) {
+		res, ok := s.observe(k)
+		switch {
+		case !ok:
+		case res.lost:
+			lost = append(lost, lostJob{p, k, name, res})
+		default:
+			record(p, k, name, res)
 		}
 	}
 	begin := func(p *batonv1.Phase, k phaseKey, name string) {
@@ -113,6 +132,9 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 		if a.DeferPhase != nil && a.DeferPhase.State == batonv1.StateRunning {
 			settle(a.DeferPhase, phaseKey{action: i, deferred: true}, a.DeferPhase.Name)
 		}
+	}
+	for _, l := range lost {
+		record(l.p, l.k, l.name, l.res)
 	}
 
 	// Out of time: the phases still running fail for it, which stops the
