@@ -59,11 +59,11 @@ type Reconciler struct {
 	// ActionSet as missing, failing the ActionSet for nothing, and would
 	// hold every Secret of the cluster in the controller's memory.
 	APIReader client.Reader
-	// Blueprints, when set, is read for Blueprints before APIReader: the
-	// manager's cache, which the Blueprint checker's watch fills anyway.
-	// Reading it saves an API request on every step from one phase to the
-	// next (docs/performance.md, "Scale"). A Blueprint it does not hold
-	// yet (created a moment before its ActionSet) is read from APIReader.
+	// Blueprints, when set, is read for Blueprints after an ActionSet's
+	// first reconcile: the manager's cache, which the Blueprint checker's
+	// watch fills anyway. Reading it saves an API request on every step
+	// from one phase to the next (docs/performance.md, "Scale"). A
+	// Blueprint it does not hold is read from APIReader.
 	Blueprints client.Reader
 	// Kube reads pod logs, which the controller-runtime client cannot.
 	Kube     kubernetes.Interface
@@ -389,6 +389,8 @@ type actionSetRun struct {
 	// started is when this reconcile began: a phase found ready in it has
 	// waited since then for its Job (baton_phase_dispatch_seconds).
 	started time.Time
+	// initialising is set while the first reconcile checks the ActionSet.
+	initialising bool
 	// checkedProfiles memoises Profile checks by namespace/name.
 	checkedProfiles map[string]error
 	// transient is an API error met while stepping; the reconcile is retried.
@@ -401,9 +403,11 @@ func (run *actionSetRun) blueprint(name string) (*batonv1.Blueprint, error) {
 	}
 	key := client.ObjectKey{Namespace: run.as.Namespace, Name: name}
 	var bp batonv1.Blueprint
-	// Whatever the cache cannot answer (not there yet, not synced), the
-	// API server does.
-	if run.r.Blueprints == nil || run.r.Blueprints.Get(run.ctx, key, &bp) != nil {
+	// The first reconcile reads the API server: a Blueprint created or
+	// edited a moment before its ActionSet must not be missed or read as
+	// it was. Later steps, seconds or more later, read the cache; what it
+	// does not hold, the API server answers.
+	if run.initialising || run.r.Blueprints == nil || run.r.Blueprints.Get(run.ctx, key, &bp) != nil {
 		if err := run.r.APIReader.Get(run.ctx, key, &bp); err != nil {
 			return nil, fmt.Errorf("blueprint %s/%s: %w", run.as.Namespace, name, err)
 		}
@@ -453,6 +457,8 @@ func (run *actionSetRun) blueprintAction(i int) (*batonv1.BlueprintAction, error
 // server failing) is errNotStarted, with the error in run.transient: the
 // ActionSet is not failed for it.
 func (run *actionSetRun) initialise() error {
+	run.initialising = true
+	defer func() { run.initialising = false }()
 	as := run.as
 	if len(as.Spec.Actions) == 0 {
 		return fmt.Errorf("the ActionSet has no actions")

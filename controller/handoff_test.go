@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,17 +28,24 @@ import (
 	"github.com/batonhq/baton/dispatcher"
 )
 
-// countingReader counts the Gets that reach the API reader, by kind.
+// countingReader counts the Gets that reach the API reader, by kind, and
+// tells onObjectGet when one for the object acted on starts.
 type countingReader struct {
 	client.Reader
-	mu   sync.Mutex
-	gets map[string]int
+	mu          sync.Mutex
+	gets        map[string]int
+	onObjectGet func()
 }
 
 func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	c.mu.Lock()
-	c.gets[kindOf(obj)]++
+	kind := kindOf(obj)
+	c.gets[kind]++
+	hook := c.onObjectGet
 	c.mu.Unlock()
+	if hook != nil && kind == "object" {
+		hook()
+	}
 	return c.Reader.Get(ctx, key, obj, opts...)
 }
 
@@ -82,9 +92,12 @@ func succeededPod(job *batchv1.Job, value string) *corev1.Pod {
 }
 
 // Two actions whose first phases finished together move on in one
-// reconcile; the reads prefetch does concurrently are not done again by
-// the steps that use them: one pod list per finished Job, one read of the
-// object per action, none of the Blueprint (cached).
+// reconcile. The finished Jobs' pods and the referents of the phases to
+// start are read at once (each pod list waits, up to a deadline, for a read
+// of the object to be under way: read one after the other, it never is),
+// and not again by the steps that use them: one pod list per finished Job,
+// one read of the object per action; the Blueprint from the API server at
+// the first reconcile, from the cache after.
 func TestHandoffReadsEachThingOnce(t *testing.T) {
 	ctx := context.Background()
 	as, objs := twoActionFixture()
@@ -109,8 +122,22 @@ func TestHandoffReadsEachThingOnce(t *testing.T) {
 		_, err := kube.CoreV1().Pods(job.Namespace).Create(ctx, succeededPod(job, "w"+job.Labels["baton.dev/action"]), metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
+	assert.Equal(t, map[string]int{"ServiceAccount": 1, "Blueprint": 1, "object": 2}, reader.gets,
+		"the first reconcile reads the Blueprint from the API server, once")
 	kube.ClearActions()
 	reader.gets = map[string]int{}
+	objectRead := make(chan struct{})
+	var once sync.Once
+	reader.onObjectGet = func() { once.Do(func() { close(objectRead) }) }
+	var overlapped atomic.Int32
+	kube.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		select {
+		case <-objectRead:
+			overlapped.Add(1)
+		case <-time.After(2 * time.Second):
+		}
+		return false, nil, nil // on to the fake's own objects
+	})
 
 	_, err = r.Reconcile(ctx, req)
 	require.NoError(t, err)
@@ -124,6 +151,7 @@ func TestHandoffReadsEachThingOnce(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, podLists, "one pod list per finished Job")
+	assert.Equal(t, int32(2), overlapped.Load(), "each pod list ran while the object was being read")
 	assert.Equal(t, map[string]int{"object": 2}, reader.gets, "one read of the object per action, the Blueprint from the cache")
 
 	var got batonv1.ActionSet

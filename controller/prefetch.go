@@ -32,7 +32,20 @@ func (run *actionSetRun) prefetch() {
 		wg   sync.WaitGroup
 		pods = map[string][]corev1.Pod{}
 		refs = map[int]render.Params{}
+		// At most maxPrefetch reads at once, however many actions.
+		slots = make(chan struct{}, maxPrefetch)
 	)
+	read := func(f func()) {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			f()
+		})
+	}
+	// A halted ActionSet starts no phase (deferPhases excepted, rarely):
+	// its referents would be read for nothing.
+	_, expired := run.expired()
+	halted := expired || isCancelled(run.as) || anyFailed(run.as)
 	for i := range run.as.Status.Actions {
 		a := &run.as.Status.Actions[i]
 		starting := false
@@ -42,7 +55,7 @@ func (run *actionSetRun) prefetch() {
 				continue
 			}
 			starting = starting || (jobCompleted(job) && !k.deferred)
-			wg.Go(func() {
+			read(func() {
 				if got, err := run.phasePods(job); err == nil {
 					mu.Lock()
 					pods[job.Name] = got
@@ -50,7 +63,7 @@ func (run *actionSetRun) prefetch() {
 				}
 			})
 		}
-		if !starting || !hasPendingPhase(a) {
+		if halted || !starting || !hasPendingPhase(a) {
 			continue
 		}
 		if _, ok := run.referents[i]; ok {
@@ -64,7 +77,7 @@ func (run *actionSetRun) prefetch() {
 			continue
 		}
 		res := resolver{reader: run.r.APIReader, mapper: run.r.RESTMapper(), as: run.as}
-		wg.Go(func() {
+		read(func() {
 			if p, err := res.params(run.ctx, i, bpAction); err == nil {
 				mu.Lock()
 				refs[i] = p
@@ -78,6 +91,10 @@ func (run *actionSetRun) prefetch() {
 		run.referents[i] = p
 	}
 }
+
+// maxPrefetch bounds the reads prefetch makes at once: an ActionSet may
+// have many actions (one per object), and the API server is shared.
+const maxPrefetch = 8
 
 // runningPhases are the keys of action i's phases recorded as running.
 func runningPhases(i int, a *batonv1.ActionStatus) []phaseKey {
