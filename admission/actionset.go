@@ -33,7 +33,7 @@ func (ActionSetValidator) ValidateCreate(_ context.Context, as *batonv1.ActionSe
 
 // ValidateUpdate refuses any change of spec.actions; the other fields
 // (cancel, ttlSecondsAfterFinished, timeout, phaseTimeout) may change, and
-// a changed timeout is checked. Status is never looked at: the controller writes it
+// when either timeout changes both are checked. Status is never looked at: the controller writes it
 // through the status subresource, which the webhook is not called for.
 func (ActionSetValidator) ValidateUpdate(_ context.Context, old, as *batonv1.ActionSet) (webhookadmission.Warnings, error) {
 	var errs field.ErrorList

@@ -159,6 +159,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// which the reconcile that ended it could not count on.
 		r.wakeQueued(ctx)
 		r.pruneHistory(ctx, as.Namespace)
+		if err := r.stopLeftoverJobs(ctx, &as); err != nil {
+			return ctrl.Result{}, err
+		}
 		return r.expire(ctx, &as)
 	}
 	before := as.Status.DeepCopy()
@@ -189,14 +192,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if failure := advance(&as, run); failure != "" {
 			events = append(events, event{corev1.EventTypeWarning, "PhaseFailed", failure})
 		}
-		if run.transient != nil {
-			// Something the next reconcile may fix (an API error): keep
-			// what was recorded and retry with backoff.
-			if err := r.writeStatus(ctx, &as, before); err != nil {
-				return ctrl.Result{}, err
-			}
-			return ctrl.Result{}, run.transient
-		}
 		if as.Status.State == batonv1.StateComplete {
 			run.renderOutputArtifacts()
 		}
@@ -223,7 +218,36 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	for _, e := range events {
 		r.Recorder.Event(&as, e.kind, e.reason, e.message)
 	}
+	if run.transient != nil {
+		// Something the next reconcile may fix (an API error): what moved
+		// is recorded, with its Events; retry with backoff.
+		return ctrl.Result{}, run.transient
+	}
 	return ctrl.Result{RequeueAfter: untilExpiry(&as)}, nil
+}
+
+// stopLeftoverJobs deletes the Jobs of an ended ActionSet that still run:
+// a phase stopped by a failure, a cancellation or the timeout is recorded
+// as ended even when deleting its Job met an API error, and an ended
+// ActionSet is not stepped again, so the Job would run on unowned by any
+// decision. Jobs are read from the cache; finished ones stay for their logs.
+func (r *Reconciler) stopLeftoverJobs(ctx context.Context, as *batonv1.ActionSet) error {
+	var jobs batchv1.JobList
+	if err := r.List(ctx, &jobs, client.InNamespace(as.Namespace), client.MatchingFields{jobsByActionSet: string(as.UID)}); err != nil {
+		return err
+	}
+	for i := range jobs.Items {
+		job := &jobs.Items[i]
+		if finishedCondition(job) != nil || !job.DeletionTimestamp.IsZero() {
+			continue
+		}
+		err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("stop job %s of an ended ActionSet: %w", job.Name, err)
+		}
+		log.FromContext(ctx).Info("stopped a job left running by an ended ActionSet", "job", job.Name)
+	}
+	return nil
 }
 
 // recordTransitions turns the phases that changed state in this reconcile

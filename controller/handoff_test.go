@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -114,14 +115,7 @@ func TestHandoffReadsEachThingOnce(t *testing.T) {
 	var jobs batchv1.JobList
 	require.NoError(t, c.List(ctx, &jobs))
 	require.Len(t, jobs.Items, 2, "the first phase of each action")
-	for i := range jobs.Items {
-		job := &jobs.Items[i]
-		job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
-		job.Status.Succeeded = 1
-		require.NoError(t, c.Status().Update(ctx, job))
-		_, err := kube.CoreV1().Pods(job.Namespace).Create(ctx, succeededPod(job, "w"+job.Labels["baton.dev/action"]), metav1.CreateOptions{})
-		require.NoError(t, err)
-	}
+	completeJobs(t, c, kube)
 	assert.Equal(t, map[string]int{"ServiceAccount": 1, "Blueprint": 1, "object": 2}, reader.gets,
 		"the first reconcile reads the Blueprint from the API server, once")
 	kube.ClearActions()
@@ -308,5 +302,93 @@ func TestPhaseTimeoutPrecedence(t *testing.T) {
 			assert.Equal(t, tt.wantSeconds, *job.Spec.ActiveDeadlineSeconds)
 			assert.Equal(t, tt.wantFrom, job.Annotations[dispatcher.AnnotationTimeoutFrom])
 		})
+	}
+}
+
+// A reconcile that met an API error still records, with its Events, what
+// moved before it: here the first phases completed, the second ones could
+// not start.
+func TestTransientErrorKeepsTheEventsOfWhatMoved(t *testing.T) {
+	ctx := context.Background()
+	as, objs := twoActionFixture()
+	failCreates := false
+	c := fake.NewClientBuilder().WithScheme(planScheme(t)).WithObjects(append(objs, as)...).
+		WithStatusSubresource(&batonv1.ActionSet{}, &batchv1.Job{}).WithIndex(&batchv1.Job{}, jobsByActionSet, actionSetUIDOf).
+		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if _, ok := obj.(*batchv1.Job); ok && failCreates {
+				return apierrors.NewServiceUnavailable("the API server is restarting")
+			}
+			return cl.Create(ctx, obj, opts...)
+		}}).Build()
+	kube := kubefake.NewClientset()
+	recorder := record.NewFakeRecorder(100)
+	r := &Reconciler{Client: c, APIReader: c, Blueprints: c, Kube: kube, Scheme: c.Scheme(), Recorder: recorder, Settings: planSettings}
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(as)}
+	_, err := r.Reconcile(ctx, req)
+	require.NoError(t, err)
+	completeJobs(t, c, kube)
+	for len(recorder.Events) > 0 {
+		<-recorder.Events
+	}
+
+	failCreates = true
+	_, err = r.Reconcile(ctx, req)
+	require.Error(t, err, "retried with backoff")
+	var got batonv1.ActionSet
+	require.NoError(t, c.Get(ctx, req.NamespacedName, &got))
+	var events []string
+	for len(recorder.Events) > 0 {
+		events = append(events, <-recorder.Events)
+	}
+	for _, a := range got.Status.Actions {
+		assert.Equal(t, batonv1.StateComplete, a.Phases[0].State, "action %s", a.Name)
+		assert.Equal(t, batonv1.StatePending, a.Phases[1].State, "action %s: not started, to be retried", a.Name)
+		assert.Contains(t, events, fmt.Sprintf(`Normal PhaseCompleted action %q phase "first" completed`, a.Name))
+	}
+}
+
+// An ended ActionSet whose stop of a phase did not land (the Job delete
+// met an API error) has that Job deleted when it is next reconciled;
+// finished Jobs stay, for their logs.
+func TestEndedActionSetStopsJobsLeftRunning(t *testing.T) {
+	ctx := context.Background()
+	as, _ := twoActionFixture()
+	as.Status.State = batonv1.StateFailed
+	job := func(name string, finished bool) *batchv1.Job {
+		j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: as.Namespace, Name: name,
+			Labels: map[string]string{dispatcher.LabelActionSetUID: string(as.UID)}}}
+		if finished {
+			j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue}}
+		}
+		return j
+	}
+	c := fake.NewClientBuilder().WithScheme(planScheme(t)).WithObjects(as, job("left-running", false), job("failed", true)).
+		WithStatusSubresource(&batonv1.ActionSet{}).WithIndex(&batchv1.Job{}, jobsByActionSet, actionSetUIDOf).Build()
+	r := &Reconciler{Client: c, APIReader: c, Scheme: c.Scheme(), Recorder: record.NewFakeRecorder(10), Settings: planSettings}
+	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(as)})
+	require.NoError(t, err)
+	var jobs batchv1.JobList
+	require.NoError(t, c.List(ctx, &jobs))
+	require.Len(t, jobs.Items, 1)
+	assert.Equal(t, "failed", jobs.Items[0].Name)
+}
+
+// completeJobs plays kubelet and the Job controller: every Job completes,
+// its pod having reported output word=w<action>.
+func completeJobs(t *testing.T, c client.Client, kube *kubefake.Clientset) {
+	t.Helper()
+	ctx := context.Background()
+	var jobs batchv1.JobList
+	require.NoError(t, c.List(ctx, &jobs))
+	for i := range jobs.Items {
+		job := &jobs.Items[i]
+		if finishedCondition(job) != nil {
+			continue
+		}
+		job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+		job.Status.Succeeded = 1
+		require.NoError(t, c.Status().Update(ctx, job))
+		_, err := kube.CoreV1().Pods(job.Namespace).Create(ctx, succeededPod(job, "w"+job.Labels[dispatcher.LabelAction]), metav1.CreateOptions{})
+		require.NoError(t, err)
 	}
 }
