@@ -883,7 +883,10 @@ func retryable(err error) bool {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &urlErr), errors.As(err, &netErr),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF),
+		// The controller stopping (a leader losing its Lease, a pod
+		// deleted): whoever carries on starts the phase.
+		errors.Is(err, context.Canceled):
 		return true
 	case !isAPIError(err):
 		return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -390,5 +391,32 @@ func completeJobs(t *testing.T, c client.Client, kube *kubefake.Clientset) {
 		require.NoError(t, c.Status().Update(ctx, job))
 		_, err := kube.CoreV1().Pods(job.Namespace).Create(ctx, succeededPod(job, "w"+job.Labels[dispatcher.LabelAction]), metav1.CreateOptions{})
 		require.NoError(t, err)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	gr := batchv1.Resource("jobs")
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"none", nil, false},
+		{"not found", apierrors.NewNotFound(gr, "x"), false},
+		{"forbidden", apierrors.NewForbidden(gr, "x", errors.New("RBAC")), false},
+		{"invalid", apierrors.NewInvalid(batchv1.SchemeGroupVersion.WithKind("Job").GroupKind(), "x", nil), false},
+		{"the controller's own words", fmt.Errorf("secret %q lacks key %q", "s", "k"), false},
+		{"unavailable", apierrors.NewServiceUnavailable("restarting"), true},
+		{"throttled", apierrors.NewTooManyRequests("slow down", 1), true},
+		{"server timeout", apierrors.NewTimeoutError("etcd", 1), true},
+		{"internal", apierrors.NewInternalError(errors.New("etcd")), true},
+		{"connection refused", &url.Error{Op: "Get", URL: "https://10.96.0.1", Err: errors.New("connection refused")}, true},
+		{"deadline, wrapped", fmt.Errorf("read object: %w", context.DeadlineExceeded), true},
+		{"stopping", fmt.Errorf("client rate limiter Wait returned an error: %w", context.Canceled), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, retryable(tt.err))
+		})
 	}
 }
