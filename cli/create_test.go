@@ -29,6 +29,22 @@ func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 	return out.String(), errOut.String(), err
 }
 
+// createDryRun runs `create actionset --dry-run` with args. With wantErr
+// it checks the command failed saying so (ok false); otherwise it decodes
+// the ActionSet printed, also returning the output.
+func createDryRun(t *testing.T, wantErr string, args ...string) (as batonv1.ActionSet, out string, ok bool) {
+	t.Helper()
+	out, _, err := runCLI(t, "", append([]string{"create", "actionset", "--dry-run"}, args...)...)
+	if wantErr != "" {
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), wantErr)
+		return as, out, false
+	}
+	require.NoError(t, err)
+	require.NoError(t, yaml.UnmarshalStrict([]byte(out), &as), out)
+	return as, out, true
+}
+
 // TestCreateActionSetFlags parses the flags of `create actionset
 // --dry-run` and checks the ActionSet printed.
 func TestCreateActionSetFlags(t *testing.T) {
@@ -127,15 +143,10 @@ func TestCreateActionSetFlags(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, _, err := runCLI(t, "", append([]string{"create", "actionset", "--dry-run"}, tt.args...)...)
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
+			as, out, ok := createDryRun(t, tt.wantErr, tt.args...)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
-			var as batonv1.ActionSet
-			require.NoError(t, yaml.UnmarshalStrict([]byte(out), &as), out)
 			assert.Equal(t, "baton.dev/v1alpha1", as.APIVersion)
 			assert.Equal(t, "ActionSet", as.Kind)
 			assert.Equal(t, tt.wantNS, as.Namespace)
@@ -149,7 +160,7 @@ func TestCreateActionSetFlags(t *testing.T) {
 // The ActionSet's own limits: set from their flags, unset without them,
 // refused with the flag's name when they cannot be.
 func TestCreateActionSetLimits(t *testing.T) {
-	base := []string{"create", "actionset", "--dry-run", "--action", "backup", "--blueprint", "bp", "--deployment", "app/web"}
+	base := []string{"--action", "backup", "--blueprint", "bp", "--deployment", "app/web"}
 	tests := []struct {
 		name        string
 		args        []string
@@ -166,15 +177,10 @@ func TestCreateActionSetLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, _, err := runCLI(t, "", append(base, tt.args...)...)
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
+			as, _, ok := createDryRun(t, tt.wantErr, append(base, tt.args...)...)
+			if !ok {
 				return
 			}
-			require.NoError(t, err)
-			var as batonv1.ActionSet
-			require.NoError(t, yaml.UnmarshalStrict([]byte(out), &as), out)
 			assert.Equal(t, tt.wantTimeout, as.Spec.Timeout)
 			assert.Equal(t, tt.wantPhase, as.Spec.PhaseTimeout)
 			assert.Equal(t, tt.wantTTL, as.Spec.TTLSecondsAfterFinished)

@@ -491,18 +491,14 @@ func (run *actionSetRun) initialise() error {
 	// any phase pod and the ActionSet would wait forever.
 	if sa := run.r.Settings.ServiceAccount; sa != "" {
 		var acct corev1.ServiceAccount
-		if err := run.r.APIReader.Get(run.ctx, client.ObjectKey{Namespace: as.Namespace, Name: sa}, &acct); retryable(err) {
-			return run.retryLater(err)
-		} else if err != nil {
-			return fmt.Errorf("phase pods run as ServiceAccount %s/%s: %w (create ActionSets in Baton's namespace, or give this namespace that ServiceAccount: see docs/install.md)", as.Namespace, sa, err)
+		if err := run.r.APIReader.Get(run.ctx, client.ObjectKey{Namespace: as.Namespace, Name: sa}, &acct); err != nil {
+			return run.retryOr(err, fmt.Errorf("phase pods run as ServiceAccount %s/%s: %w (create ActionSets in Baton's namespace, or give this namespace that ServiceAccount: see docs/install.md)", as.Namespace, sa, err))
 		}
 	}
 	for i, spec := range as.Spec.Actions {
 		bpAction, err := run.blueprintAction(i)
-		if retryable(err) {
-			return run.retryLater(err)
-		} else if err != nil {
-			return fmt.Errorf("action %q: %w", spec.Name, err)
+		if err != nil {
+			return run.retryOr(err, fmt.Errorf("action %q: %w", spec.Name, err))
 		}
 		phases := bpAction.Phases
 		if bpAction.DeferPhase != nil {
@@ -531,10 +527,8 @@ func (run *actionSetRun) initialise() error {
 		// Resolving the parameters fetches the object, ConfigMaps, Secrets
 		// and Profile: a missing one fails the ActionSet now, not mid-run.
 		params, err := run.params(i)
-		if retryable(err) {
-			return run.retryLater(err)
-		} else if err != nil {
-			return fmt.Errorf("action %q: %w", spec.Name, err)
+		if err != nil {
+			return run.retryOr(err, fmt.Errorf("action %q: %w", spec.Name, err))
 		}
 		if err := run.checkProfile(spec, params.Profile); err != nil {
 			return fmt.Errorf("action %q: %w", spec.Name, err)
@@ -703,7 +697,7 @@ func (run *actionSetRun) missingJob(k phaseKey) (jobResult, bool) {
 	switch {
 	case err == nil:
 		return jobResult{state: batonv1.StateRunning}, true
-	case apierrors.IsNotFound(err) && !k.deferred && run.as.Spec.Cancel != nil:
+	case apierrors.IsNotFound(err) && !k.deferred && isCancelled(run.as):
 		// Stopped by a cancellation whose status write did not land:
 		// advance marks it cancelled, as it was. (Cancellations never
 		// stop deferPhases.)
@@ -726,11 +720,7 @@ func (run *actionSetRun) missingJob(k phaseKey) (jobResult, bool) {
 
 // phaseStatus is the recorded status of phase k.
 func (run *actionSetRun) phaseStatus(k phaseKey) *batonv1.Phase {
-	a := &run.as.Status.Actions[k.action]
-	if k.deferred {
-		return a.DeferPhase
-	}
-	return &a.Phases[k.phase]
+	return phaseIn(&run.as.Status.Actions[k.action], k)
 }
 
 // phasePods lists a Job's pods straight from the API server: only Jobs that
@@ -811,17 +801,17 @@ func isBareExit(msg string) bool { return strings.HasPrefix(msg, "container exit
 func (run *actionSetRun) start(k phaseKey) error {
 	bpPhase, d, err := run.phaseOf(k)
 	if err != nil {
-		return run.failOrRetry(err)
+		return run.retryOr(err, err)
 	}
 	params, err := run.params(k.action)
 	if err != nil {
-		return run.failOrRetry(err)
+		return run.retryOr(err, err)
 	}
 	object := run.as.Spec.Actions[k.action].Object
 	res := resolver{reader: run.r.APIReader, mapper: run.r.RESTMapper(), as: run.as}
 	objects, fetched, err := res.phaseObjects(run.ctx, bpPhase.Objects, params, objectNamespace(object))
 	if err != nil {
-		return run.failOrRetry(err)
+		return run.retryOr(err, err)
 	}
 	params.Phases[d.Name] = fetched
 	args, err := renderPhaseArgs(bpPhase.Func, bpPhase.Args, params)
@@ -862,14 +852,15 @@ func (run *actionSetRun) start(k phaseKey) error {
 	return nil
 }
 
-// failOrRetry sorts an error met while reading what a phase needs: one the
-// next attempt may not meet is retried (the phase stays pending), any other
-// fails the phase with it.
-func (run *actionSetRun) failOrRetry(err error) error {
+// retryOr sorts an error met while reading what the ActionSet or a phase
+// needs: one the next attempt may not meet is retried (errNotStarted: the
+// phase stays pending, the ActionSet unfailed); any other is failure, the
+// words the phase or ActionSet fails with.
+func (run *actionSetRun) retryOr(err, failure error) error {
 	if retryable(err) {
 		return run.retryLater(err)
 	}
-	return err
+	return failure
 }
 
 // retryable tells an error the next attempt may not meet — the API server

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,15 +70,7 @@ func (f finishedJobsFirst) Generic(ctx context.Context, e crevent.GenericEvent, 
 // jobFinished says whether obj is a Job with a terminal condition.
 func jobFinished(obj client.Object) bool {
 	job, ok := obj.(*batchv1.Job)
-	if !ok {
-		return false
-	}
-	for _, c := range job.Status.Conditions {
-		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
+	return ok && finishedCondition(job) != nil
 }
 
 // withPriority makes q's adds default to priority, when q is

@@ -124,13 +124,9 @@ func advance(as *batonv1.ActionSet, s stepper) (failure string) {
 	// a failure in action 2 must stop action 1 in this same pass.
 	for i := range as.Status.Actions {
 		a := &as.Status.Actions[i]
-		for j := range a.Phases {
-			if a.Phases[j].State == batonv1.StateRunning {
-				settle(&a.Phases[j], phaseKey{action: i, phase: j}, a.Phases[j].Name)
-			}
-		}
-		if a.DeferPhase != nil && a.DeferPhase.State == batonv1.StateRunning {
-			settle(a.DeferPhase, phaseKey{action: i, deferred: true}, a.DeferPhase.Name)
+		for _, k := range runningPhases(i, a) {
+			p := phaseIn(a, k)
+			settle(p, k, p.Name)
 		}
 	}
 	for _, l := range lost {
